@@ -1,0 +1,47 @@
+/* Herald's configuration: a YAML file (libyaml) checked against one
+ * declarative table of keys (name, type, bounds, default, validator).
+ * Every error names the file, the line and the key:
+ *     herald.yaml:12: storage.pool_size: must be an integer in 1..64
+ */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "component/log.h"
+
+typedef struct {
+    struct {
+        char *host;               /* server.host, default 127.0.0.1 */
+        int port;                 /* server.port, default 5347 */
+        char *domain;             /* server.domain, required */
+        char *secret;             /* server.secret, or read from server.secret_file */
+        char *secret_file;        /* server.secret_file (path as given) */
+        int links;                /* server.links, default 1, 1..32 */
+        unsigned reconnect_min_ms; /* server.reconnect_min_ms, default 500 */
+        unsigned reconnect_max_ms; /* server.reconnect_max_ms, default 30000 */
+        unsigned ping_interval_ms; /* server.ping_interval_ms, default 30000 */
+        unsigned ping_timeout_ms;  /* server.ping_timeout_ms, default 10000 */
+        size_t max_stanza_size;    /* server.max_stanza_size, default 524288 */
+    } server;
+    struct {
+        char *postgres;            /* storage.postgres conninfo, required */
+        int pool_size;             /* storage.pool_size, default 2, 1..64 */
+        unsigned statement_timeout_ms; /* storage.statement_timeout_ms, default 5000 */
+        unsigned connect_timeout_ms;   /* storage.connect_timeout_ms, default 5000 */
+    } storage;
+    struct {
+        hlog_level_t level;        /* log.level, default info */
+        bool xmpp_debug;           /* log.xmpp_debug: libstrophe's own log, default false */
+    } log;
+} herald_config_t;
+
+/* Parses and validates `path`. On success returns 0 and *out (free with
+ * config_free). On failure returns -1 and writes one line into err:
+ * "FILE:LINE: KEY: MESSAGE" (LINE 1-based; for a missing required key,
+ * the line of its parent section, or 1). */
+int config_load(const char *path, herald_config_t **out, char *err, size_t errlen);
+void config_free(herald_config_t *cfg);
+
+#endif
