@@ -41,7 +41,27 @@ typedef struct {
  * config_free). On failure returns -1 and writes one line into err:
  * "FILE:LINE: KEY: MESSAGE" (LINE 1-based; for a missing required key,
  * the line of its parent section, or 1). */
+/* (config/ extension) LINE is 0 when the file itself cannot be read; errors
+ * that belong to no key name a placeholder: "(file)", "(yaml)" for syntax
+ * errors, "(document)" for a document that is not a mapping of sections.
+ * A relative server.secret_file is read relative to the directory of
+ * `path`. *out is set to NULL on failure. */
 int config_load(const char *path, herald_config_t **out, char *err, size_t errlen);
+/* Frees cfg and every string it owns (secrets are wiped first). NULL is ok. */
 void config_free(herald_config_t *cfg);
+
+/* (config/ extension) Same as config_load on text[0..len) (need not be
+ * NUL-terminated); `name` stands for the file name in messages, and a
+ * relative server.secret_file is read relative to the working directory.
+ * Meant for tests and fuzzing. */
+int config_load_string(const char *name, const char *text, size_t len,
+                       herald_config_t **out, char *err, size_t errlen);
+
+/* (config/ extension) For SIGHUP: the name of the first key whose value
+ * differs between the two configs and that cannot change without a restart
+ * (every key except log.level), or NULL if `fresh` can be applied live.
+ * Returns a static string. */
+const char *config_restart_needed(const herald_config_t *running,
+                                  const herald_config_t *fresh);
 
 #endif
