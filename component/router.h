@@ -41,6 +41,7 @@ typedef void (*router_send_fn)(xmpp_stanza_t *stanza, void *userdata);
 /* `loop` may be NULL (unit tests): then IQ timeouts never fire. */
 router_t *router_new(xmpp_ctx_t *ctx, struct ev_loop *loop,
                      router_send_fn send, void *send_ud);
+/* Cancels pending IQs (callbacks with NULL), then runs cleanups. */
 void router_free(router_t *router);
 xmpp_ctx_t *router_ctx(router_t *router);
 
@@ -51,6 +52,18 @@ xmpp_ctx_t *router_ctx(router_t *router);
  * rest (e.g. disco#info queries carrying a node attribute). */
 int router_add(router_t *router, int kinds, const char *ns,
                route_handler_fn fn, void *userdata);
+
+/* Like router_add, but tried only after every router_add handler passed,
+ * whatever the registration order: for defaults such as "unknown node"
+ * answers that must not shadow a module's handler (additive). */
+int router_add_fallback(router_t *router, int kinds, const char *ns,
+                        route_handler_fn fn, void *userdata);
+
+/* Calls fn(userdata) from router_free, after pending IQs were cancelled,
+ * newest first: for state owned by handlers registered on this router
+ * (additive). Returns 0, or -1 on allocation failure. */
+int router_add_cleanup(router_t *router, void (*fn)(void *userdata),
+                       void *userdata);
 
 /* Entry point for every stanza received from the server. */
 void router_dispatch(router_t *router, xmpp_stanza_t *stanza);
@@ -70,7 +83,11 @@ xmpp_stanza_t *router_iq_result(router_t *router, xmpp_stanza_t *orig);
 
 /* Sends an IQ get/set we originate. The router sets a unique id, and
  * calls `cb` exactly once: with the result or error stanza, or with NULL
- * after `timeout_ms`. `iq` is not taken over. */
+ * after `timeout_ms`. `iq` is not taken over. A reply counts only if its
+ * `from` equals the request's `to` (normalized). timeout_ms 0 means no
+ * timeout (until router_cancel_pending). Returns 0, or -1 when nothing was
+ * sent (not an <iq/>, out of memory): then `cb` is never called. The id is
+ * set on the caller's `iq`. */
 typedef void (*router_iq_cb)(router_t *router, xmpp_stanza_t *reply,
                              void *userdata);
 int router_send_iq(router_t *router, xmpp_stanza_t *iq, unsigned timeout_ms,
