@@ -26,7 +26,9 @@ void presence_free(presence_t *presence);
 /* Is any resource of this bare JID available? */
 int presence_is_online(presence_t *presence, const char *bare_jid);
 
-/* Calls cb for each available full JID of `bare_jid`; returns the count. */
+/* Calls cb for each available full JID of `bare_jid`; returns the count.
+ * The full_jid string is only valid during the call, and cb must not
+ * change presence state (e.g. call presence_track). */
 typedef void (*presence_resource_cb)(const char *full_jid, void *userdata);
 size_t presence_each_resource(presence_t *presence, const char *bare_jid,
                               presence_resource_cb cb, void *userdata);
@@ -65,6 +67,18 @@ void presence_set_store(presence_t *presence, const presence_store_t *store);
  * re-announce ourselves to known subscribers). */
 void presence_send_available(presence_t *presence, const char *local_jid,
                              const char *to);
+
+/* Bounds on what contacts can make us hold (0 in a field keeps the
+ * current value). Defaults: 256 entries per contact (an entry is one
+ * (resource, local JID) pair), 4096 cached caps `ver` values (entries in
+ * use are never dropped, so this is exceeded only by what is in use), and
+ * a 30 s timeout for disco#info queries resolving a `ver`. */
+typedef struct {
+    unsigned max_entries_per_contact;
+    size_t caps_cache_max;
+    unsigned caps_timeout_ms;
+} presence_limits_t;
+void presence_set_limits(presence_t *presence, const presence_limits_t *limits);
 
 /* Test and bench hook: feeds a synthetic available/unavailable presence
  * without going through the router. `ver` may be NULL. */
