@@ -23,6 +23,12 @@ LIB_SRCS   := $(filter-out pubsub/main.c,$(wildcard component/*.c config/*.c sto
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/libherald.a
 
+# Schema migrations are embedded in the binary (storage/migrate.c): every
+# schemas/NNN_*.sql becomes one generated C file. The directory is a
+# prerequisite so that adding a file regenerates it.
+SCHEMA_SQL := $(sort $(wildcard schemas/[0-9]*_*.sql))
+LIB_OBJS   += $(BUILD)/obj/gen/schemas.o
+
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 EXAMPLES   := $(patsubst component/examples/%.c,$(BUILD)/examples/%,$(wildcard component/examples/*.c))
@@ -34,6 +40,14 @@ ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/itests/%)
 all: $(BUILD)/herald $(EXAMPLES) $(UNIT_BINS) $(BENCH_BINS) $(ITEST_BINS)
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/schemas.c: schemas $(SCHEMA_SQL) storage/gen_schemas.sh
+	@mkdir -p $(dir $@)
+	sh storage/gen_schemas.sh $(SCHEMA_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/schemas.o: $(BUILD)/gen/schemas.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -30,6 +30,13 @@ typedef struct {
         int pool_size;             /* storage.pool_size, default 2, 1..64 */
         unsigned statement_timeout_ms; /* storage.statement_timeout_ms, default 5000 */
         unsigned connect_timeout_ms;   /* storage.connect_timeout_ms, default 5000 */
+        /* (storage/ extension: keys for the config table; 0 = the store's
+         * default, so they work before the table has them) */
+        unsigned reconnect_min_ms;     /* storage.reconnect_min_ms, default 200, 10..60000 */
+        unsigned reconnect_max_ms;     /* storage.reconnect_max_ms, default 10000, 100..600000 */
+        unsigned queue_max;            /* storage.queue_max, default 65536, 1..10000000 */
+        unsigned queue_timeout_ms;     /* storage.queue_timeout_ms, default 10000, 100..600000 */
+        unsigned batch_max;            /* storage.batch_max, default 1024, 1..65536 */
     } storage;
     struct {
         hlog_level_t level;        /* log.level, default info */
