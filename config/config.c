@@ -136,9 +136,17 @@ static unsigned key_or_missing_line(const config_build_t *b, size_t ki)
     return b->key_line[ki] ? b->key_line[ki] : missing_line(b, ki);
 }
 
-static unsigned ms_value(const herald_config_t *cfg, size_t ki)
+/* The value of a numeric key (int keys are never negative: bounds). */
+static unsigned long long num_value(const herald_config_t *cfg, size_t ki)
 {
-    return *(const unsigned *)((const char *)cfg + config_keys[ki].offset);
+    const char *f = (const char *)cfg + config_keys[ki].offset;
+    switch (config_keys[ki].type) {
+    case CK_INT: return (unsigned long long)*(const int *)f;
+    case CK_UINT:
+    case CK_MS: return *(const unsigned *)f;
+    case CK_SIZE: return *(const size_t *)f;
+    default: return 0;
+    }
 }
 
 /* lo <= hi (or lo < hi when strict). Blames the key the operator wrote, so
@@ -146,16 +154,34 @@ static unsigned ms_value(const herald_config_t *cfg, size_t ki)
 static int check_order(config_build_t *b, const char *lo, const char *hi, bool strict)
 {
     int li = key_index(lo), hi_i = key_index(hi);
-    unsigned lv = ms_value(b->cfg, (size_t)li), hv = ms_value(b->cfg, (size_t)hi_i);
+    unsigned long long lv = num_value(b->cfg, (size_t)li), hv = num_value(b->cfg, (size_t)hi_i);
     if (strict ? lv < hv : lv <= hv)
         return 0;
     if (b->key_line[li] || !b->key_line[hi_i])
-        config_error(b, key_or_missing_line(b, (size_t)li), lo, "must be %s %s (%u), got %u",
+        config_error(b, key_or_missing_line(b, (size_t)li), lo, "must be %s %s (%llu), got %llu",
                      strict ? "less than" : "at most", hi, hv, lv);
     else
-        config_error(b, b->key_line[hi_i], hi, "must be %s %s (%u), got %u",
+        config_error(b, b->key_line[hi_i], hi, "must be %s %s (%llu), got %llu",
                      strict ? "greater than" : "at least", lo, lv, hv);
     return -1;
+}
+
+/* A pubsub default or limit the file does not give follows the limit
+ * above it instead of contradicting it: lowering server.max_stanza_size
+ * (valid down to 1k before pubsub.* existed) or a pubsub limit must not
+ * make a file fail over a key it never mentions. A value the file does
+ * give is checked as written. */
+static void lower_default(config_build_t *b, const char *lo, const char *hi)
+{
+    int li = key_index(lo), hi_i = key_index(hi);
+    if (b->key_line[li] || num_value(b->cfg, (size_t)li) <= num_value(b->cfg, (size_t)hi_i))
+        return;
+    char *f = (char *)b->cfg + config_keys[li].offset;
+    unsigned long long v = num_value(b->cfg, (size_t)hi_i);
+    if (config_keys[li].type == CK_SIZE)
+        *(size_t *)f = (size_t)v;
+    else
+        *(unsigned *)f = (unsigned)v;
 }
 
 /* Loads server.secret from server.secret_file. `base` is the config file's
@@ -246,8 +272,19 @@ static int finish(config_build_t *b, const char *base)
         return -1;
     }
 
+    /* Top down, so that a lowered limit reaches the default below it. */
+    lower_default(b, "pubsub.max_payload_size_limit", "server.max_stanza_size");
+    lower_default(b, "pubsub.default_max_payload_size", "pubsub.max_payload_size_limit");
+    lower_default(b, "pubsub.default_max_items", "pubsub.max_items_limit");
+
     if (check_order(b, "server.reconnect_min_ms", "server.reconnect_max_ms", false) != 0 ||
-        check_order(b, "server.ping_timeout_ms", "server.ping_interval_ms", true) != 0)
+        check_order(b, "server.ping_timeout_ms", "server.ping_interval_ms", true) != 0 ||
+        check_order(b, "storage.reconnect_min_ms", "storage.reconnect_max_ms", false) != 0 ||
+        check_order(b, "pubsub.default_max_items", "pubsub.max_items_limit", false) != 0 ||
+        check_order(b, "pubsub.default_max_payload_size", "pubsub.max_payload_size_limit",
+                    false) != 0 ||
+        check_order(b, "pubsub.max_payload_size_limit", "server.max_stanza_size", false) != 0 ||
+        check_order(b, "pubsub.send_queue_low", "pubsub.send_queue_high", true) != 0)
         return -1;
 
     if (b->key_line[sf])
@@ -330,6 +367,7 @@ static bool same_value(const herald_config_t *a, const herald_config_t *b, const
         return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
     }
     case CK_INT: return *(const int *)fa == *(const int *)fb;
+    case CK_UINT:
     case CK_MS: return *(const unsigned *)fa == *(const unsigned *)fb;
     case CK_SIZE: return *(const size_t *)fa == *(const size_t *)fb;
     case CK_BOOL: return *(const bool *)fa == *(const bool *)fb;

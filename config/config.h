@@ -39,6 +39,34 @@ typedef struct {
         unsigned batch_max;            /* storage.batch_max, default 1024, 1..65536 */
     } storage;
     struct {
+        /* Defaults of a new node's configuration (XEP-0060 §8.3). */
+        unsigned default_max_items;     /* pubsub.default_max_items, default 256, 1..max_items_limit */
+        unsigned max_items_limit;       /* pubsub.max_items_limit, default 10000: the most a node may keep; "max" means this */
+        size_t default_max_payload_size; /* pubsub.default_max_payload_size, default 65536 */
+        size_t max_payload_size_limit;  /* pubsub.max_payload_size_limit, default 262144, <= server.max_stanza_size */
+        char *default_access_model;     /* pubsub.default_access_model, open|whitelist, default open */
+        char *default_publish_model;    /* pubsub.default_publish_model, publishers|open, default publishers */
+        char *default_send_last_published_item; /* pubsub.default_send_last_published_item, never|on_sub, default on_sub */
+        bool default_persist_items;     /* pubsub.default_persist_items, default true */
+        bool default_deliver_payloads;  /* pubsub.default_deliver_payloads, default true */
+        bool default_notify_retract;    /* pubsub.default_notify_retract, default true */
+        bool default_notify_delete;     /* pubsub.default_notify_delete, default true */
+        /* Service policy and limits. */
+        bool autocreate_on_publish;     /* pubsub.autocreate_on_publish, default true (XEP-0060 §7.1.4) */
+        unsigned max_nodes_per_owner;   /* pubsub.max_nodes_per_owner, default 1000, 1..10000000 */
+        unsigned rate_per_jid;          /* pubsub.rate_per_jid: requests/s per bare JID, default 100, 0 = unlimited */
+        unsigned rate_burst;            /* pubsub.rate_burst: token bucket depth, default 200, 1..1000000 */
+        /* Fan-out engine. */
+        unsigned fanout_slice;          /* pubsub.fanout_slice: recipients per loop turn, default 1000, 1..100000 */
+        unsigned send_queue_high;       /* pubsub.send_queue_high: pause fan-out above (queued stanzas), default 4096 */
+        unsigned send_queue_low;        /* pubsub.send_queue_low: resume below, default 1024, < send_queue_high */
+    } pubsub;
+    struct {
+        unsigned max_resources_per_contact; /* presence.max_resources_per_contact, default 256, 1..65535 */
+        unsigned caps_cache_max;        /* presence.caps_cache_max, default 4096, 16..10000000 */
+        unsigned caps_query_timeout_ms; /* presence.caps_query_timeout_ms, default 30000, 100..600000 */
+    } presence;
+    struct {
         hlog_level_t level;        /* log.level, default info */
         bool xmpp_debug;           /* log.xmpp_debug: libstrophe's own log, default false */
     } log;

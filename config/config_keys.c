@@ -21,6 +21,9 @@
 static int validate_host(const char *v, char *msg, size_t msglen);
 static int validate_domain(const char *v, char *msg, size_t msglen);
 static int validate_conninfo(const char *v, char *msg, size_t msglen);
+static int validate_access_model(const char *v, char *msg, size_t msglen);
+static int validate_publish_model(const char *v, char *msg, size_t msglen);
+static int validate_send_last(const char *v, char *msg, size_t msglen);
 
 /* Bounds are the operational envelope, not C type limits: a value outside
  * them is almost certainly a typo (a port of 0, a 10-hour ping timeout). */
@@ -42,6 +45,38 @@ const config_key_t config_keys[] = {
     {"storage.pool_size", CK_INT, FIELD(storage.pool_size), 1, 64, NULL, 2, 0, NULL},
     {"storage.statement_timeout_ms", CK_MS, FIELD(storage.statement_timeout_ms), 100, 3600000, NULL, 5000, 0, NULL},
     {"storage.connect_timeout_ms", CK_MS, FIELD(storage.connect_timeout_ms), 100, 600000, NULL, 5000, 0, NULL},
+    /* reconnect_min_ms <= reconnect_max_ms: checked in config.c. */
+    {"storage.reconnect_min_ms", CK_MS, FIELD(storage.reconnect_min_ms), 10, 60000, NULL, 200, 0, NULL},
+    {"storage.reconnect_max_ms", CK_MS, FIELD(storage.reconnect_max_ms), 100, 600000, NULL, 10000, 0, NULL},
+    {"storage.queue_max", CK_UINT, FIELD(storage.queue_max), 1, 10000000, NULL, 65536, 0, NULL},
+    {"storage.queue_timeout_ms", CK_MS, FIELD(storage.queue_timeout_ms), 100, 600000, NULL, 10000, 0, NULL},
+    {"storage.batch_max", CK_UINT, FIELD(storage.batch_max), 1, 65536, NULL, 1024, 0, NULL},
+    /* Enums stay strings (0..255 bytes so that even "" gets the "one of"
+     * message). default_max_items <= max_items_limit and
+     * default_max_payload_size <= max_payload_size_limit <=
+     * server.max_stanza_size: checked, and defaults lowered, in config.c. */
+    {"pubsub.default_max_items", CK_UINT, FIELD(pubsub.default_max_items), 1, 10000000, NULL, 256, 0, NULL},
+    {"pubsub.max_items_limit", CK_UINT, FIELD(pubsub.max_items_limit), 1, 10000000, NULL, 10000, 0, NULL},
+    {"pubsub.default_max_payload_size", CK_SIZE, FIELD(pubsub.default_max_payload_size), 1024, 67108864, NULL, 65536, 0, NULL},
+    {"pubsub.max_payload_size_limit", CK_SIZE, FIELD(pubsub.max_payload_size_limit), 1024, 67108864, NULL, 262144, 0, NULL},
+    {"pubsub.default_access_model", CK_STRING, FIELD(pubsub.default_access_model), 0, 255, "open", 0, 0, validate_access_model},
+    {"pubsub.default_publish_model", CK_STRING, FIELD(pubsub.default_publish_model), 0, 255, "publishers", 0, 0, validate_publish_model},
+    {"pubsub.default_send_last_published_item", CK_STRING, FIELD(pubsub.default_send_last_published_item), 0, 255, "on_sub", 0, 0, validate_send_last},
+    {"pubsub.default_persist_items", CK_BOOL, FIELD(pubsub.default_persist_items), 0, 0, NULL, 1, 0, NULL},
+    {"pubsub.default_deliver_payloads", CK_BOOL, FIELD(pubsub.default_deliver_payloads), 0, 0, NULL, 1, 0, NULL},
+    {"pubsub.default_notify_retract", CK_BOOL, FIELD(pubsub.default_notify_retract), 0, 0, NULL, 1, 0, NULL},
+    {"pubsub.default_notify_delete", CK_BOOL, FIELD(pubsub.default_notify_delete), 0, 0, NULL, 1, 0, NULL},
+    {"pubsub.autocreate_on_publish", CK_BOOL, FIELD(pubsub.autocreate_on_publish), 0, 0, NULL, 1, 0, NULL},
+    {"pubsub.max_nodes_per_owner", CK_UINT, FIELD(pubsub.max_nodes_per_owner), 1, 10000000, NULL, 1000, 0, NULL},
+    {"pubsub.rate_per_jid", CK_UINT, FIELD(pubsub.rate_per_jid), 0, 1000000, NULL, 100, 0, NULL},
+    {"pubsub.rate_burst", CK_UINT, FIELD(pubsub.rate_burst), 1, 1000000, NULL, 200, 0, NULL},
+    {"pubsub.fanout_slice", CK_UINT, FIELD(pubsub.fanout_slice), 1, 100000, NULL, 1000, 0, NULL},
+    /* send_queue_low < send_queue_high: checked in config.c. */
+    {"pubsub.send_queue_high", CK_UINT, FIELD(pubsub.send_queue_high), 1, 1000000, NULL, 4096, 0, NULL},
+    {"pubsub.send_queue_low", CK_UINT, FIELD(pubsub.send_queue_low), 0, 1000000, NULL, 1024, 0, NULL},
+    {"presence.max_resources_per_contact", CK_UINT, FIELD(presence.max_resources_per_contact), 1, 65535, NULL, 256, 0, NULL},
+    {"presence.caps_cache_max", CK_UINT, FIELD(presence.caps_cache_max), 16, 10000000, NULL, 4096, 0, NULL},
+    {"presence.caps_query_timeout_ms", CK_MS, FIELD(presence.caps_query_timeout_ms), 100, 600000, NULL, 30000, 0, NULL},
     {"log.level", CK_LOGLEVEL, FIELD(log.level), 0, 0, NULL, HLOG_INFO, CK_RELOAD, NULL},
     {"log.xmpp_debug", CK_BOOL, FIELD(log.xmpp_debug), 0, 0, NULL, 0, 0, NULL},
 };
@@ -55,6 +90,8 @@ _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_KEYS_MAX,
 
 static int validate_host(const char *v, char *msg, size_t msglen)
 {
+    if (!v)
+        return 0;
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         if (*p <= ' ' || *p == 0x7f) {
             snprintf(msg, msglen, "must be a host name or IP address without spaces");
@@ -70,6 +107,8 @@ static int validate_host(const char *v, char *msg, size_t msglen)
  * the table bounds (1..1023 bytes). */
 static int validate_domain(const char *v, char *msg, size_t msglen)
 {
+    if (!v)
+        return 0;
     const char *why = NULL;
     size_t label = 0;
     for (const unsigned char *p = (const unsigned char *)v; *p && !why; p++) {
@@ -97,6 +136,8 @@ static int validate_domain(const char *v, char *msg, size_t msglen)
  * touching the network. */
 static int validate_conninfo(const char *v, char *msg, size_t msglen)
 {
+    if (!v)
+        return 0;
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(v, &perr);
     if (opts) {
@@ -113,6 +154,45 @@ static int validate_conninfo(const char *v, char *msg, size_t msglen)
         snprintf(msg, msglen, "must be a libpq connection string (out of memory parsing it)");
     }
     return -1;
+}
+
+/* The value must be one of the NULL-terminated `choices`, spelled exactly
+ * as XEP-0060 spells them: the pubsub module compares with strcmp. */
+static int one_of(const char *v, const char *const *choices, char *msg, size_t msglen)
+{
+    char list[128];
+    size_t n = 0;
+    list[0] = '\0';
+    for (size_t i = 0; choices[i]; i++) {
+        if (v && strcmp(v, choices[i]) == 0)
+            return 0;
+        if (n < sizeof(list))
+            n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", choices[i]);
+    }
+    if (!v) {
+        snprintf(msg, msglen, "one of %s", list);
+        return 1;
+    }
+    snprintf(msg, msglen, "must be one of %s, got \"%.40s\"", list, v);
+    return -1;
+}
+
+static int validate_access_model(const char *v, char *msg, size_t msglen)
+{
+    static const char *const choices[] = {"open", "whitelist", NULL};
+    return one_of(v, choices, msg, msglen);
+}
+
+static int validate_publish_model(const char *v, char *msg, size_t msglen)
+{
+    static const char *const choices[] = {"publishers", "open", NULL};
+    return one_of(v, choices, msg, msglen);
+}
+
+static int validate_send_last(const char *v, char *msg, size_t msglen)
+{
+    static const char *const choices[] = {"never", "on_sub", NULL};
+    return one_of(v, choices, msg, msglen);
 }
 
 /* ---- lookups ---- */
@@ -194,12 +274,15 @@ void config_key_expect(size_t ki, char *buf, size_t buflen)
     const config_key_t *k = &config_keys[ki];
     switch (k->type) {
     case CK_STRING:
+        if (k->validate && k->validate(NULL, buf, buflen) == 1)
+            break;
         snprintf(buf, buflen, "a string of %lld..%lld bytes", k->min, k->max);
         break;
     case CK_PATH:
         snprintf(buf, buflen, "a path of %lld..%lld bytes", k->min, k->max);
         break;
     case CK_INT:
+    case CK_UINT:
         snprintf(buf, buflen, "an integer in %lld..%lld", k->min, k->max);
         break;
     case CK_MS:
@@ -284,6 +367,7 @@ static void store_num(herald_config_t *cfg, const config_key_t *k, long long v)
     void *f = (char *)cfg + k->offset;
     switch (k->type) {
     case CK_INT: *(int *)f = (int)v; break;
+    case CK_UINT:
     case CK_MS: *(unsigned *)f = (unsigned)v; break;
     case CK_SIZE: *(size_t *)f = (size_t)v; break;
     case CK_BOOL: *(bool *)f = v != 0; break;
@@ -333,6 +417,7 @@ int config_key_apply(config_build_t *b, size_t ki, const char *value, unsigned l
         return 0;
     }
     case CK_INT:
+    case CK_UINT:
     case CK_MS:
     case CK_SIZE: {
         long long v;

@@ -1,6 +1,8 @@
 /* Private to config/: the declarative key table and the state shared by
  * the YAML walker (config_yaml.c) and the checks that follow it
- * (config.c). Nothing outside config/ includes this. */
+ * (config.c). Nothing outside config/ includes this, except its unit test
+ * (which walks the table to check that the example file documents every
+ * key). */
 #ifndef HERALD_CONFIG_KEYS_H
 #define HERALD_CONFIG_KEYS_H
 
@@ -17,6 +19,7 @@ typedef enum {
     CK_STRING,   /* char *, bounds are the byte length */
     CK_PATH,     /* char *, a file name; bounds are the byte length */
     CK_INT,      /* int */
+    CK_UINT,     /* unsigned, a count */
     CK_MS,       /* unsigned, milliseconds */
     CK_SIZE,     /* size_t, bytes; k/m/g suffixes (powers of 1024) */
     CK_BOOL,     /* bool */
@@ -30,7 +33,11 @@ enum {
 };
 
 /* Extra check on a string value after the type and length checks. Writes
- * the reason ("must be ...") into msg and returns -1 when the value is bad. */
+ * the reason ("must be ...") into msg and returns -1 when the value is bad.
+ * Called with value NULL, a validator that narrows the string to a few
+ * words (an enum) writes what it accepts ("one of open, whitelist") into
+ * msg and returns 1, so that messages quote that instead of the byte
+ * length; the others return 0. */
 typedef int (*config_validator_t)(const char *value, char *msg, size_t msglen);
 
 typedef struct {

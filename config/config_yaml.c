@@ -104,6 +104,9 @@ static void unknown_key(walker_t *w, unsigned line, const char *name, bool secti
 {
     size_t slen = 0;
     const char *s = config_suggest(name, section, &slen);
+    /* An empty section name ("": x) would leave the KEY field empty. */
+    if (!*name)
+        name = "\"\"";
     if (s)
         config_error(w->b, line, name, "unknown key (did you mean %.*s?)", (int)slen, s);
     else
@@ -196,7 +199,7 @@ static int walk_root(walker_t *w)
     }
     if (ev.type != YAML_MAPPING_START_EVENT) {
         config_error(b, mark_line(&ev.start_mark), KEY_DOCUMENT,
-                     "must be a mapping of sections (server, storage, log), got %s",
+                     "must be a mapping of sections (server, storage, pubsub, presence, log), got %s",
                      what(&ev));
         yaml_event_delete(&ev);
         return -1;
