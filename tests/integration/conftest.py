@@ -1,0 +1,693 @@
+"""Integration harness: real PostgreSQL, Prosody and ejabberd (started by
+tests/integration/run into $HERALD_TEST_DIR), the real herald binary, and
+real slixmpp clients talking to it through the server.
+
+Nothing here is skipped: a missing server or binary is a test failure,
+because integration is mandatory. Every wait is bounded so a broken
+herald or server fails a test instead of hanging the suite."""
+
+import asyncio
+import atexit
+import base64
+import hashlib
+import itertools
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVERS = ("prosody", "ejabberd")
+DOMAIN = "pubsub.localhost"
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
+NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+NS_VERSION = "jabber:iq:version"
+NS_PING = "urn:xmpp:ping"
+NS_CAPS = "http://jabber.org/protocol/caps"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_DATA = "jabber:x:data"
+LINK_UP = "link 0 up"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--herald-build", default="build",
+                     help="build directory holding herald and examples/ (default: build)")
+
+
+# ---------------------------------------------------------------- environment
+
+def read_env(path):
+    """Parses a sourceable KEY=value file (values may be shell-quoted)."""
+    env = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):]
+        key, _, value = line.partition("=")
+        parts = shlex.split(value) if value else [""]
+        env[key.strip()] = parts[0] if parts else ""
+    return env
+
+
+@pytest.fixture(scope="session")
+def test_dir():
+    d = os.environ.get("HERALD_TEST_DIR")
+    if not d:
+        pytest.fail("HERALD_TEST_DIR is not set: run `tests/integration/run BUILD` "
+                    "(it starts PostgreSQL, Prosody and ejabberd and sets it)")
+    return Path(d)
+
+
+def _env_file(test_dir, name):
+    path = test_dir / f"{name}.env"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: {name} was not started "
+                    "(integration tests need every server; see tests/integration/run)")
+    return read_env(path)
+
+
+@pytest.fixture(scope="session")
+def build_dir(request):
+    b = Path(request.config.getoption("--herald-build"))
+    if not b.is_absolute():
+        b = ROOT / b
+    if not (b / "herald").is_file():
+        pytest.fail(f"{b}/herald does not exist: build it first (make BUILD={b})")
+    return b
+
+
+@pytest.fixture(scope="session")
+def pg_env(test_dir):
+    env = _env_file(test_dir, "pg")
+    if not env.get("PG_CONNINFO"):
+        pytest.fail(f"{test_dir}/pg.env has no PG_CONNINFO")
+    return env
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class XmppServer:
+    """One private Prosody or ejabberd, controlled through deploy/dev/xmpp-ctl."""
+
+    def __init__(self, name, test_dir, env):
+        self.name = name
+        self.dir = test_dir
+        self.env = env
+        self.domain = env.get("XMPP_DOMAIN", "localhost")
+        self.c2s_port = int(env["XMPP_C2S_PORT"])
+        self.component_port = int(env["XMPP_COMPONENT_PORT"])
+        self.secret = env["XMPP_COMPONENT_SECRET"]
+        self.password = env["XMPP_USER_PASSWORD"]
+        self.users = env.get("XMPP_USERS", "alice bob carol").split()
+        self.components = env.get("XMPP_COMPONENTS", "").split()
+
+    def ctl(self, verb, timeout=90):
+        r = subprocess.run([str(ROOT / "deploy/dev/xmpp-ctl"), verb, self.name, str(self.dir)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout)
+        assert r.returncode == 0, f"xmpp-ctl {verb} {self.name} failed:\n{r.stdout}"
+        return r.stdout
+
+    def ensure_up(self):
+        if not (port_open(self.c2s_port) and port_open(self.component_port)):
+            self.ctl("start")
+
+    def __repr__(self):
+        return self.name
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def server(request, test_dir):
+    env = _env_file(test_dir, request.param)
+    for key in ("XMPP_C2S_PORT", "XMPP_COMPONENT_PORT", "XMPP_COMPONENT_SECRET",
+                "XMPP_USER_PASSWORD"):
+        if not env.get(key):
+            pytest.fail(f"{test_dir}/{request.param}.env has no {key}")
+    srv = XmppServer(request.param, test_dir, env)
+    # A previous module may have killed it and failed before restarting.
+    srv.ensure_up()
+    for svc in (DOMAIN, "echo.localhost"):
+        if srv.components and svc not in srv.components:
+            pytest.fail(f"{srv.name} does not accept component {svc}: {srv.components}")
+    return srv
+
+
+# ---------------------------------------------------------------- asyncio
+
+@pytest.fixture(scope="session")
+def aloop():
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    # slixmpp leaves a filter task per client waiting on its queue.
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+
+
+def run(loop, coro, timeout=10):
+    """Runs a coroutine on the test loop, never longer than `timeout`."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+# ---------------------------------------------------------------- processes
+
+_running = []
+
+
+@atexit.register
+def _kill_leftovers():
+    # Only processes this harness started, e.g. after Ctrl-C mid-test.
+    for proc in _running:
+        if proc.poll() is None:
+            proc.kill()
+
+
+class Component:
+    """A component process (herald or an example) with its stderr in a file.
+
+    Log lines are read back from the file; the timestamps herald writes
+    (UTC, milliseconds) let tests measure spacing between events."""
+
+    def __init__(self, argv, log_path, name):
+        self.argv = [str(a) for a in argv]
+        self.log_path = Path(log_path)
+        self.name = name
+        self.proc = None
+        self.stopped_rc = None
+
+    def start(self, wait_up=True, timeout=10):
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     env=env, cwd=str(ROOT))
+        _running.append(self.proc)
+        self.started_at = time.monotonic()
+        if wait_up:
+            self.wait_log(LINK_UP, timeout=timeout)
+        return self
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def lines(self, pattern=None):
+        rx = re.compile(pattern) if pattern else None
+        return [ln for ln in self.log().splitlines() if rx is None or rx.search(ln)]
+
+    def count(self, pattern):
+        return len(self.lines(pattern))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_log(self, pattern, count=1, timeout=10):
+        """Waits until `pattern` (a regex) matched `count` lines."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count(pattern) >= count:
+                return self.lines(pattern)
+            if not self.alive():
+                break
+            time.sleep(0.02)
+        if self.count(pattern) >= count:
+            return self.lines(pattern)
+        state = "running" if self.alive() else f"exited with {self.proc.returncode}"
+        pytest.fail(f"{self.name}: no {count}x /{pattern}/ within {timeout}s ({state}); "
+                    f"log tail:\n{self.tail()}")
+
+    def tail(self, n=40):
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def signal(self, sig=signal.SIGTERM, timeout=5):
+        """Sends `sig` and returns the exit status (fails if it does not exit)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"{self.name} did not exit within {timeout}s of {sig.name}; "
+                        f"log tail:\n{self.tail()}")
+        self.stopped_rc = rc
+        return rc
+
+    def sanitizer_report(self):
+        text = self.log()
+        for mark in SANITIZER_MARKS:
+            i = text.find(mark)
+            if i >= 0:
+                return text[max(0, i - 200):i + 3000]
+        return None
+
+    def finish(self):
+        """Teardown: SIGTERM, exit 0 within 5 s, no sanitizer output."""
+        if self.proc is None:
+            return
+        already = self.proc.poll()
+        rc = self.signal(signal.SIGTERM)
+        self.log_file.close()
+        report = self.sanitizer_report()
+        assert report is None, f"{self.name}: sanitizer output:\n{report}"
+        if already is not None and already != 0:
+            pytest.fail(f"{self.name} died during the test with status {already}; "
+                        f"log tail:\n{self.tail()}")
+        assert rc == 0, f"{self.name} exited {rc} after SIGTERM; log tail:\n{self.tail()}"
+
+
+def herald_config(server, pg_env, domain=DOMAIN, secret=None, log_keys=None, **server_keys):
+    """YAML text for a test herald. Strings are written JSON-quoted (valid
+    YAML) so conninfo and secrets survive any character."""
+    keys = {
+        "host": "127.0.0.1",
+        "port": server.component_port,
+        "domain": domain,
+        "secret": server.secret if secret is None else secret,
+        "reconnect_min_ms": 200,
+        "reconnect_max_ms": 2000,
+    }
+    keys.update(server_keys)
+    out = ["server:"]
+    out += [f"  {k}: {json.dumps(v)}" for k, v in keys.items()]
+    logk = {"level": "debug"}
+    logk.update(log_keys or {})
+    out += ["storage:", f"  postgres: {json.dumps(pg_env['PG_CONNINFO'])}", "log:"]
+    out += [f"  {k}: {json.dumps(v)}" for k, v in logk.items()]
+    return "\n".join(out) + "\n"
+
+
+_seq = itertools.count(1)
+
+
+class ComponentFactory:
+    """Starts herald / example processes for one test (or module) and
+    checks each of them at teardown."""
+
+    def __init__(self, build, server, pg_env, tmp):
+        self.build = build
+        self.server = server
+        self.pg_env = pg_env
+        self.tmp = Path(tmp)
+        self.procs = []
+
+    def herald(self, wait_up=True, name=None, **cfg):
+        n = next(_seq)
+        name = name or f"herald{n}-{self.server.name}"
+        conf = self.tmp / f"{name}.yaml"
+        conf.write_text(herald_config(self.server, self.pg_env, **cfg))
+        p = Component([self.build / "herald", "--config", conf], self.tmp / f"{name}.log", name)
+        p.config_path = conf
+        self.procs.append(p)
+        return p.start(wait_up=wait_up)
+
+    def echo(self, domain="echo.localhost", wait_up=True):
+        exe = self.build / "examples/echo"
+        if not exe.is_file():
+            pytest.fail(f"{exe} does not exist: build it first")
+        n = next(_seq)
+        name = f"echo{n}-{self.server.name}"
+        p = Component([exe, "--host", "127.0.0.1", "--port", self.server.component_port,
+                       "--domain", domain, "--secret", self.server.secret],
+                      self.tmp / f"{name}.log", name)
+        self.procs.append(p)
+        return p.start(wait_up=wait_up)
+
+    def finish(self):
+        errors = []
+        for p in self.procs:
+            try:
+                p.finish()
+            except BaseException as e:  # check every process, report all
+                errors.append(str(e))
+        self.procs = []
+        if errors:
+            pytest.fail("\n\n".join(errors))
+
+
+@pytest.fixture
+def components(build_dir, server, pg_env, tmp_path):
+    f = ComponentFactory(build_dir, server, pg_env, tmp_path)
+    yield f
+    f.finish()
+
+
+@pytest.fixture(scope="module")
+def module_components(build_dir, server, pg_env, tmp_path_factory):
+    f = ComponentFactory(build_dir, server, pg_env,
+                         tmp_path_factory.mktemp(f"herald-{server.name}"))
+    yield f
+    f.finish()
+
+
+@pytest.fixture(scope="module")
+def herald(module_components):
+    """One herald shared by a module's tests (for one server)."""
+    return module_components.herald()
+
+
+class TcpProxy:
+    """A TCP relay from 127.0.0.1:<port> to a target port, to make a link
+    go silent without closing it: freeze() stops moving bytes on the
+    connections open at that moment (a dead route or a hung peer: nothing
+    arrives, nothing fails); connections opened later flow normally.
+    thaw() closes the frozen ones on both sides. Threads, so that it keeps
+    relaying while a test sleeps or waits on a log."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.05)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.conns = []  # [client_sock, server_sock, frozen]
+        self.stopping = False
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                a, _ = self.lsock.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                b = socket.create_connection(("127.0.0.1", self.target), timeout=2)
+            except OSError:
+                a.close()
+                continue
+            c = [a, b, False]
+            with self.lock:
+                self.conns.append(c)
+            t = threading.Thread(target=self._pump, args=(c,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _pump(self, c):
+        import select
+        a, b = c[0], c[1]
+        try:
+            while not self.stopping:
+                if c[2]:
+                    time.sleep(0.02)
+                    continue
+                r, _, _ = select.select([a, b], [], [], 0.05)
+                for src in r:
+                    data = src.recv(65536)
+                    if not data:
+                        return
+                    (b if src is a else a).sendall(data)
+        except OSError:
+            return
+        finally:
+            for sock in (a, b):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+            with self.lock:
+                if c in self.conns:
+                    self.conns.remove(c)
+
+    def freeze(self):
+        with self.lock:
+            for c in self.conns:
+                c[2] = True
+            return len(self.conns)
+
+    def thaw(self):
+        with self.lock:
+            frozen = [c for c in self.conns if c[2]]
+        for c in frozen:
+            for sock in c[:2]:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            c[2] = False  # let the pump see the shutdown and clean up
+
+    def close(self):
+        self.stopping = True
+        for t in self.threads:
+            t.join(timeout=2)
+        self.lsock.close()
+
+
+@pytest.fixture
+def tcp_proxy():
+    proxies = []
+
+    def make(target_port):
+        p = TcpProxy(target_port)
+        proxies.append(p)
+        return p
+
+    yield make
+    for p in proxies:
+        p.close()
+
+
+# ---------------------------------------------------------------- clients
+
+class Client:
+    """A slixmpp client logged in through the server's c2s port, recording
+    what it receives so tests can wait for it with bounded timeouts."""
+
+    def __init__(self, loop, server, user, resource=None, caps=False, features=()):
+        self.loop = loop
+        self.server = server
+        self.jid = f"{user}@{server.domain}/{resource or 'itest-' + str(next(_seq))}"
+        x = slixmpp.ClientXMPP(self.jid, server.password)
+        x.loop = loop
+        for plugin in ("xep_0030", "xep_0092", "xep_0199"):
+            x.register_plugin(plugin)
+        if caps:
+            x.register_plugin("xep_0115")
+        self.features = features
+        self.xmpp = x
+        self.presences = []
+        self.messages = []
+        self.disco_queries = []
+        self._waiters = []
+        x.register_handler(Callback("itest-presence", StanzaPath("presence"), self._on_presence))
+        x.register_handler(Callback("itest-message", StanzaPath("message"), self._on_message))
+        # Alongside xep_0030's own handler, which still answers the query.
+        x.register_handler(Callback("itest-disco", StanzaPath("iq@type=get/disco_info"),
+                                    self._on_disco_info))
+
+    def _notify(self):
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._waiters = []
+
+    def _on_presence(self, pres):
+        self.presences.append(pres)
+        self._notify()
+
+    def _on_message(self, msg):
+        self.messages.append(msg)
+        self._notify()
+
+    def _on_disco_info(self, iq):
+        self.disco_queries.append(iq)
+        self._notify()
+
+    async def connect(self, timeout=10, presence=True):
+        x = self.xmpp
+        done = self.loop.create_future()
+
+        def ok(_):
+            if not done.done():
+                done.set_result(True)
+
+        def bad(ev):
+            if not done.done():
+                done.set_exception(AssertionError(f"{self.jid}: login failed: {ev}"))
+
+        x.add_event_handler("session_start", ok)
+        x.add_event_handler("failed_all_auth", bad)
+        x.add_event_handler("connection_failed", bad)
+        for f in self.features:
+            x["xep_0030"].add_feature(f)
+        x.connect(address=("127.0.0.1", self.server.c2s_port),
+                  force_starttls=False, disable_starttls=True)
+        await asyncio.wait_for(done, timeout)
+        # Like a real client: without a roster request the server does not
+        # deliver subscription state changes (`subscribed`) to this session.
+        await x.get_roster(timeout=timeout)
+        if presence:
+            if "xep_0115" in x.plugin:
+                await x["xep_0115"].update_caps(broadcast=False)
+            x.send_presence()
+        return self
+
+    async def disconnect(self, timeout=3):
+        try:
+            await asyncio.wait_for(self.xmpp.disconnect(wait=1), timeout)
+        except (asyncio.TimeoutError, Exception):
+            self.xmpp.abort()
+
+    async def forget(self, jid, timeout=5):
+        """Removes `jid` from the roster (cancelling both subscriptions), so a
+        test starts from no subscription whatever earlier runs left."""
+        iq = self.xmpp.Iq()
+        iq["type"] = "set"
+        iq["roster"]["items"] = {jid: {"subscription": "remove"}}
+        await self.send_iq(iq, timeout=timeout)
+
+    async def wait_for(self, pred, source, timeout=5, what="stanza"):
+        """Waits until pred(item) holds for an item of `source` (a list this
+        client fills, or a callable returning a list); returns that item."""
+        deadline = self.loop.time() + timeout
+        while True:
+            for item in list(source() if callable(source) else source):
+                if pred(item):
+                    return item
+            left = deadline - self.loop.time()
+            if left <= 0:
+                raise AssertionError(f"{self.jid}: no matching {what} within {timeout}s")
+            fut = self.loop.create_future()
+            self._waiters.append(fut)
+            try:
+                # Woken by this client's stanzas; polls for other sources.
+                await asyncio.wait_for(fut, min(left, 0.05))
+            except asyncio.TimeoutError:
+                pass
+
+    def iq(self, to, type="get", payload=(), id=None):
+        """Builds an IQ with raw ElementTree children (any number)."""
+        iq = self.xmpp.Iq()
+        iq["to"] = to
+        iq["type"] = type
+        iq["id"] = id or f"itest-{next(_seq)}"
+        for el in payload:
+            iq.append(el)
+        return iq
+
+    async def send_iq(self, iq, timeout=5):
+        """Sends `iq` and returns the reply (result or error)."""
+        try:
+            return await iq.send(timeout=timeout)
+        except IqError as e:
+            return e.iq
+        except IqTimeout:
+            raise AssertionError(f"no reply to IQ {iq['id']} to {iq['to']} within {timeout}s")
+
+    async def query(self, to, ns, type="get", name="query", timeout=5, **attrs):
+        el = ET.Element(f"{{{ns}}}{name}", {k: str(v) for k, v in attrs.items()})
+        return await self.send_iq(self.iq(to, type, [el]), timeout=timeout)
+
+
+def el(ns, name="query", **attrs):
+    return ET.Element(f"{{{ns}}}{name}", attrs)
+
+
+def iq_error(reply):
+    """(type, condition) of an IQ error reply, from the raw XML."""
+    assert reply["type"] == "error", f"expected an error, got:\n{reply}"
+    err = reply.xml.find(f"{{{reply.namespace}}}error")
+    assert err is not None, f"error IQ without <error/>:\n{reply}"
+    conds = [c.tag.split("}")[1] for c in err if c.tag.startswith(f"{{{NS_STANZAS}}}")
+             and c.tag != f"{{{NS_STANZAS}}}text"]
+    assert len(conds) == 1, f"expected one defined condition:\n{reply}"
+    return err.get("type"), conds[0]
+
+
+def child_query(stanza, ns, name="query"):
+    return stanza.xml.find(f"{{{ns}}}{name}")
+
+
+@pytest.fixture
+def client_factory(aloop, server):
+    made = []
+
+    def make(user="alice", connect=True, **kw):
+        c = Client(aloop, server, user, **kw)
+        made.append(c)
+        if connect:
+            run(aloop, c.connect())
+        return c
+
+    yield make
+    for c in made:
+        run(aloop, c.disconnect(), timeout=5)
+
+
+@pytest.fixture(scope="module")
+def alice(aloop, server):
+    """alice, logged in once per server per module."""
+    c = Client(aloop, server, "alice")
+    run(aloop, c.connect())
+    yield c
+    run(aloop, c.disconnect(), timeout=5)
+
+
+# ---------------------------------------------------------------- XEP-0115
+
+def caps_ver_from_query(query):
+    """XEP-0115 §5.1 verification string of a disco#info <query/> element."""
+    xl = "{http://www.w3.org/XML/1998/namespace}lang"
+    ids = sorted((i.get("category", ""), i.get("type", ""), i.get(xl, ""), i.get("name", ""))
+                 for i in query.findall(f"{{{NS_DISCO_INFO}}}identity"))
+    s = "".join("/".join(i) + "<" for i in ids)
+    feats = sorted(f.get("var", "") for f in query.findall(f"{{{NS_DISCO_INFO}}}feature"))
+    s += "".join(f + "<" for f in feats)
+    forms = []
+    for form in query.findall(f"{{{NS_DATA}}}x"):
+        fields = {}
+        ftype = None
+        for field in form.findall(f"{{{NS_DATA}}}field"):
+            values = sorted(v.text or "" for v in field.findall(f"{{{NS_DATA}}}value"))
+            if field.get("var") == "FORM_TYPE":
+                ftype = values[0] if values else ""
+            else:
+                fields[field.get("var", "")] = values
+        if ftype is None:
+            continue
+        text = ftype + "<"
+        for var in sorted(fields):
+            text += var + "<" + "".join(v + "<" for v in fields[var])
+        forms.append((ftype, text))
+    s += "".join(t for _, t in sorted(forms))
+    return base64.b64encode(hashlib.sha1(s.encode("utf-8")).digest()).decode()
+
+
+def log_time(line):
+    """Timestamp (seconds since epoch) at the start of a herald log line."""
+    stamp = line.split(" ", 1)[0]
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=timezone.utc).timestamp()
