@@ -36,6 +36,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/itests/%)
 
+.SECONDARY:
 .PHONY: all check unit integration sanitize demo bench deps clean format
 all: $(BUILD)/herald $(EXAMPLES) $(UNIT_BINS) $(BENCH_BINS) $(ITEST_BINS)
 

@@ -38,9 +38,14 @@ typedef struct {
     const char *identity_category; /* disco identity of the domain */
     const char *identity_type;
     const char *identity_name;
+    /* libstrophe's own logging (e.g. xmpp_get_default_logger()); NULL keeps
+     * it off, which also skips its formatting cost (additive). */
+    const xmpp_log_t *xmpp_log;
 } component_options_t;
 
-/* Copies the options. Returns NULL on invalid options (logged). */
+/* Copies the options. Returns NULL on invalid options (logged). Zero
+ * backoff/ping values take the defaults of config.h (500, 30000, 30000,
+ * 10000 ms). */
 component_t *component_new(struct ev_loop *loop, const component_options_t *opts);
 void component_free(component_t *comp);
 
@@ -67,11 +72,18 @@ int component_links_up(component_t *comp);
 void component_send(component_t *comp, xmpp_stanza_t *stanza);
 /* Sends pre-serialized XML (one or more whole stanzas). */
 void component_send_raw(component_t *comp, const char *data, size_t len);
+/* Like component_send_raw, but the link is chosen from the bare JID `to`
+ * (the recipient of every stanza in `data`), as component_send does from
+ * the stanza's 'to': stanzas to one recipient keep their order even when
+ * several links are up (additive). */
+void component_send_raw_to(component_t *comp, const char *to, const char *data,
+                           size_t len);
 /* Sum of the live links' send queue lengths (in queued items). */
 size_t component_send_queue_len(component_t *comp);
 
 /* Called whenever a link completes its handshake (e.g. to re-announce
- * presence) or goes down. */
+ * presence) or goes down; outside libstrophe's handlers. Each call adds a
+ * listener (modules register independently). */
 typedef void (*component_link_fn)(component_t *comp, int link_index, int up,
                                   void *userdata);
 void component_on_link(component_t *comp, component_link_fn fn, void *userdata);

@@ -377,7 +377,8 @@ static int serialize_form(xmpp_stanza_t *x, char **out)
                 sv_push(&vals, value_text(v));
         if (vals.oom)
             goto out;
-        qsort(vals.v, vals.n, sizeof(*vals.v), cmp_str);
+        if (vals.n) /* a field without <value/>: vals.v is NULL, which qsort may not get */
+            qsort(vals.v, vals.n, sizeof(*vals.v), cmp_str);
         for (size_t j = 0; j < vals.n; j++) {
             buf_adds(&s, vals.v[j]);
             buf_add(&s, "<", 1);

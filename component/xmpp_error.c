@@ -130,6 +130,35 @@ static xmpp_stanza_t *first_child_elem(xmpp_stanza_t *s)
     return NULL;
 }
 
+/* Whether the payload can be echoed safely (found by tests/fuzz):
+ *   - not an <error/>: the reply would hold two, and the requester would
+ *     read the echo;
+ *   - no element in the xml: namespace: libstrophe writes a namespace as
+ *     xmlns='…', which XML forbids for that one, so the reply would be
+ *     ill-formed and the server would close our stream;
+ *   - at most ECHO_DEPTH_MAX levels deep: libstrophe copies and renders
+ *     recursively, and a deep enough payload overflows the stack. */
+#define ECHO_DEPTH_MAX 64
+#define NS_XML "http://www.w3.org/XML/1998/namespace"
+
+static int echo_safe_tree(xmpp_stanza_t *s, int depth)
+{
+    if (!xmpp_stanza_is_tag(s))
+        return 1;
+    const char *ns = xmpp_stanza_get_ns(s);
+    if (depth > ECHO_DEPTH_MAX || (ns && strcmp(ns, NS_XML) == 0))
+        return 0;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(s); c; c = xmpp_stanza_get_next(c))
+        if (!echo_safe_tree(c, depth + 1))
+            return 0;
+    return 1;
+}
+
+static int echo_safe(xmpp_stanza_t *payload)
+{
+    return strcmp(xmpp_stanza_get_name(payload), "error") != 0 && echo_safe_tree(payload, 1);
+}
+
 xmpp_stanza_t *xerr_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *orig, const xerr_spec_t *spec)
 {
     const char *name = xmpp_stanza_get_name(orig);
@@ -160,7 +189,7 @@ xmpp_stanza_t *xerr_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *orig, const xerr_spec_
      * IQs carry it: echoing a message body back is of no use. */
     if (is_iq) {
         xmpp_stanza_t *child = first_child_elem(orig);
-        if (child && adopt(reply, xmpp_stanza_copy(child)) < 0)
+        if (child && echo_safe(child) && adopt(reply, xmpp_stanza_copy(child)) < 0)
             goto fail;
     }
     if (adopt(reply, build_error_elem(ctx, spec)) < 0)
