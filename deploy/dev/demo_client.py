@@ -2,9 +2,12 @@
 """Demo client for `make demo`: logs in as a user of the private XMPP
 server (slixmpp, Debian's python3-slixmpp) and talks to Herald through the
 server: service discovery (XEP-0030), software version (XEP-0092) and ping
-(XEP-0199). Prints what it sent and what came back, readably.
+(XEP-0199); then publish-subscribe (XEP-0060): alice creates an Atom node,
+bob (a second, real client) subscribes, alice publishes an Atom entry
+(RFC 4287) and bob receives it. Prints what it sent and what came back.
 
-    demo_client.py --env DIR/prosody.env [--user alice] [--service pubsub.localhost]
+    demo_client.py --env DIR/prosody.env [--user alice] [--subscriber bob]
+                   [--service pubsub.localhost]
 
 Every step is bounded by --timeout; exit status 0 only if every step got a
 result (1 on an error reply or a timeout, 2 on bad arguments)."""
@@ -18,7 +21,19 @@ import time
 from pathlib import Path
 
 import slixmpp
+import xml.etree.ElementTree as ET
+ET.register_namespace("", "http://www.w3.org/2005/Atom")
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import ET as SET
+
+ATOM = "http://www.w3.org/2005/Atom"
+ENTRY = f"""<entry xmlns='{ATOM}'>
+  <title type='text'>Herald is attached</title>
+  <id>tag:example.org,2026:herald-demo-1</id>
+  <updated>2026-11-21T12:00:00Z</updated>
+  <author><name>Alice</name></author>
+  <content type='text'>An Atom entry published by alice, delivered by Herald to bob.</content>
+</entry>"""
 
 
 def read_env(path):
@@ -46,7 +61,7 @@ class Demo(slixmpp.ClientXMPP):
         self.failures = 0
         self.logged_in = False
         self.done = asyncio.Event()
-        for plugin in ("xep_0030", "xep_0092", "xep_0199"):
+        for plugin in ("xep_0030", "xep_0060", "xep_0092", "xep_0199"):
             self.register_plugin(plugin)
         self.add_event_handler("session_start", self.on_session_start)
         self.add_event_handler("failed_auth", self.on_failed_auth)
@@ -123,12 +138,82 @@ class Demo(slixmpp.ClientXMPP):
         if rtt is not None:
             say(f"    pong, round trip {rtt * 1000:.1f} ms")
         say()
+        await run_pubsub(self, self.subscriber, svc, self.step_timeout)
+
+
+class Subscriber(slixmpp.ClientXMPP):
+    """bob: logs in, and records the first pubsub notification he receives."""
+
+    def __init__(self, jid, password):
+        super().__init__(jid, password)
+        self.register_plugin("xep_0060")
+        self.ready = asyncio.Event()
+        self.got = asyncio.Event()
+        self.entry = None
+        self.add_event_handler("session_start", self.on_session_start)
+        self.add_event_handler("pubsub_publish", self.on_publish)
+
+    def on_session_start(self, _):
+        # Without available presence the server treats bob as offline and
+        # does not deliver headline messages addressed to his bare JID.
+        self.send_presence()
+        self.ready.set()
+
+    def on_publish(self, msg):
+        item = msg["pubsub_event"]["items"]["item"]
+        self.entry = item.xml.find(f"{{{ATOM}}}entry")
+        self.got.set()
+
+
+async def run_pubsub(alice, bob, svc, timeout):
+    node = "demo-news"
+    form = alice["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="FORM_TYPE", ftype="hidden",
+                   value="http://jabber.org/protocol/pubsub#node_config")
+    form.add_field(var="pubsub#type", value=ATOM)
+    form.add_field(var="pubsub#title", value="Herald demo feed")
+    await alice.step(f"alice creates Atom node '{node}' on {svc}",
+                     alice["xep_0060"].create_node(svc, node, config=form, timeout=timeout))
+    say()
+    await alice.step(f"bob subscribes to '{node}'",
+                     bob["xep_0060"].subscribe(svc, node, timeout=timeout))
+    say()
+    entry = SET.fromstring(ENTRY)
+    res = await alice.step(f"alice publishes an Atom entry to '{node}'",
+                           alice["xep_0060"].publish(svc, node, payload=entry, timeout=timeout))
+    if res is not None:
+        say(f"    committed as item {res['pubsub']['publish']['item']['id']}")
+    say()
+    say("--> bob waits for the notification")
+    try:
+        await asyncio.wait_for(bob.got.wait(), timeout)
+    except asyncio.TimeoutError:
+        say(f"<-- nothing within {timeout}s")
+        alice.failures += 1
+        return
+    # C14N 2.0 with prefixes rewritten: the same infoset compares equal
+    # whatever prefixes either side chose.
+    received = ET.canonicalize(ET.tostring(bob.entry, encoding="unicode"),
+                               strip_text=True, rewrite_prefixes=True)
+    sent = ET.canonicalize(ENTRY, strip_text=True, rewrite_prefixes=True)
+    say("<-- bob received:")
+    for line in ET.tostring(bob.entry, encoding="unicode").splitlines():
+        say(f"    {line}")
+    if received == sent:
+        say("    (identical to what alice published, compared canonically)")
+    else:
+        say("!! the entry differs from what alice published")
+        alice.failures += 1
+    await alice.step(f"alice deletes node '{node}'",
+                     alice["xep_0060"].delete_node(svc, node, timeout=timeout))
+    say()
 
 
 async def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--env", required=True, help="DIR/prosody.env or DIR/ejabberd.env")
     ap.add_argument("--user", default="alice")
+    ap.add_argument("--subscriber", default="bob")
     ap.add_argument("--service", default="pubsub.localhost")
     ap.add_argument("--timeout", type=float, default=10, help="seconds per step")
     ap.add_argument("--debug", action="store_true", help="show the XML stream")
@@ -144,10 +229,19 @@ async def main():
         print(f"demo_client: cannot use {args.env}: {e!r}", file=sys.stderr)
         return 2
 
+    bob = Subscriber(f"{args.subscriber}@{domain}/demo", password)
+    bob.connect(("127.0.0.1", port), force_starttls=False, disable_starttls=True)
+    try:
+        await asyncio.wait_for(bob.ready.wait(), args.timeout)
+    except asyncio.TimeoutError:
+        say(f"!! {args.subscriber} could not log in within {args.timeout}s")
+        bob.abort()
+        return 1
     xmpp = Demo(f"{args.user}@{domain}/demo", password, args.service, args.timeout)
+    xmpp.subscriber = bob
     # The private servers run without TLS on 127.0.0.1 only.
     xmpp.connect(("127.0.0.1", port), force_starttls=False, disable_starttls=True)
-    total = 4 * args.timeout + 15
+    total = 9 * args.timeout + 15
     try:
         await asyncio.wait_for(xmpp.done.wait(), total)
     except asyncio.TimeoutError:
@@ -160,7 +254,8 @@ async def main():
     if xmpp.failures:
         say(f"demo: {xmpp.failures} step(s) failed")
         return 1
-    say("demo: every request answered")
+    bob.disconnect()
+    say("demo: every request answered; the Atom entry reached the subscriber")
     return 0
 
 
