@@ -35,10 +35,15 @@ EXAMPLES   := $(patsubst component/examples/%.c,$(BUILD)/examples/%,$(wildcard c
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 ITEST_BINS := $(ITEST_SRCS:tests/integration/%.c=$(BUILD)/itests/%)
+# Fuzz targets: each build gets replay drivers (tests/fuzz/run-replay runs
+# them over the corpora); `make fuzz` builds the libFuzzer binaries.
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_TIME  ?= 300
 
 .SECONDARY:
-.PHONY: all check unit integration sanitize demo bench deps clean format
-all: $(BUILD)/herald $(EXAMPLES) $(UNIT_BINS) $(BENCH_BINS) $(ITEST_BINS)
+.PHONY: all check unit integration sanitize demo bench deps clean format fuzz fuzz-run
+all: $(BUILD)/herald $(EXAMPLES) $(UNIT_BINS) $(BENCH_BINS) $(ITEST_BINS) $(FUZZ_BINS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,6 +81,20 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+ifeq ($(FUZZER),1)
+# libFuzzer build (clang): coverage on every object, libFuzzer's main().
+CC      := clang
+CFLAGS  += -fsanitize=fuzzer-no-link
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+else
+# Replay build (any compiler): tests/fuzz/replay.c runs each input once.
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+endif
+
 # Packages first (pkg-config flags above are read at parse time, so the
 # real build runs in a sub-make once the -dev packages exist).
 deps:
@@ -98,6 +117,13 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash deploy/dev/demo $(BUILD)
+
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz FUZZER=1 SAN=1 OPT=-O1 \
+	    $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/fuzz/%)
+
+fuzz-run: fuzz
+	@bash tests/fuzz/run-fuzz build/fuzz $(FUZZ_TIME)
 
 bench: deps
 	@$(MAKE) --no-print-directory all
