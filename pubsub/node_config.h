@@ -33,8 +33,8 @@
 
 #define PS_NS_NODE_CONFIG "http://jabber.org/protocol/pubsub#node_config"
 #define PS_NS_PUBLISH_OPTIONS "http://jabber.org/protocol/pubsub#publish-options"
-/* XEP-0060 §5.4 as of 1.15.x; older servers wrote "pubsub#meta-data". */
-#define PS_NS_METADATA "http://jabber.org/protocol/pubsub#metadata"
+/* XEP-0060 §5.4 and its registered FORM_TYPE (as of version 1.30.0). */
+#define PS_NS_METADATA "http://jabber.org/protocol/pubsub#meta-data"
 
 /* pubsub#max_items = "max": no limit but the service's (limits below). */
 #define PS_MAX_ITEMS_MAX UINT32_MAX
@@ -176,7 +176,7 @@ typedef struct {
     size_t num_subscribers;
 } ps_node_meta_t;
 
-/* The §5.4 <x type='result'/> with FORM_TYPE pubsub#metadata, for
+/* The §5.4 <x type='result'/> with FORM_TYPE pubsub#meta-data, for
  * disco#info on a node. New stanza, NULL on OOM. */
 xmpp_stanza_t *ps_config_to_metadata(xmpp_ctx_t *ctx, const ps_node_config_t *cfg,
                                      const ps_node_meta_t *meta);

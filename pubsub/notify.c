@@ -24,6 +24,12 @@ static int append_open_tag(ps_buf_t *out, xmpp_stanza_t *el, const char *parent_
         if (ps_buf_append_str(out, " xmlns='") < 0 || ps_buf_append_attr(out, ns, strlen(ns)) < 0 ||
             ps_buf_append(out, "'", 1) < 0)
             return -1;
+    } else if (!ns && parent_ns) {
+        /* An element in no namespace (xmlns='') under one that has a
+         * default namespace, or as the root, which is spliced into an
+         * <item/>: without undeclaring, it would take the parent's. */
+        if (ps_buf_append_str(out, " xmlns=''") < 0)
+            return -1;
     }
     int count = xmpp_stanza_get_attribute_count(el);
     if (count > 0) {
@@ -70,7 +76,9 @@ int ps_payload_serialize(xmpp_stanza_t *payload, ps_buf_t *out)
     size_t depth = 0, cap = sizeof small / sizeof small[0];
     int rc = -1;
 
-    if (append_open_tag(out, payload, NULL) < 0)
+    /* "": the root's parent (the <item/> it is spliced into) always has
+     * a namespace of its own. */
+    if (append_open_tag(out, payload, "") < 0)
         goto done;
     if (!xmpp_stanza_get_children(payload)) {
         rc = 0;

@@ -33,6 +33,7 @@ from slixmpp.xmlstream.matcher import StanzaPath
 ROOT = Path(__file__).resolve().parents[2]
 SERVERS = ("prosody", "ejabberd")
 DOMAIN = "pubsub.localhost"
+SINK_DOMAIN = "sink.localhost"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
@@ -286,9 +287,11 @@ class Component:
         assert rc == 0, f"{self.name} exited {rc} after SIGTERM; log tail:\n{self.tail()}"
 
 
-def herald_config(server, pg_env, domain=DOMAIN, secret=None, log_keys=None, **server_keys):
+def herald_config(server, pg_env, domain=DOMAIN, secret=None, log_keys=None, pubsub_keys=None,
+                  **server_keys):
     """YAML text for a test herald. Strings are written JSON-quoted (valid
-    YAML) so conninfo and secrets survive any character."""
+    YAML) so conninfo and secrets survive any character. `pubsub_keys`
+    (a dict) becomes the `pubsub:` section (config/config.h)."""
     keys = {
         "host": "127.0.0.1",
         "port": server.component_port,
@@ -304,6 +307,8 @@ def herald_config(server, pg_env, domain=DOMAIN, secret=None, log_keys=None, **s
     logk.update(log_keys or {})
     out += ["storage:", f"  postgres: {json.dumps(pg_env['PG_CONNINFO'])}", "log:"]
     out += [f"  {k}: {json.dumps(v)}" for k, v in logk.items()]
+    if pubsub_keys:
+        out += ["pubsub:"] + [f"  {k}: {json.dumps(v)}" for k, v in pubsub_keys.items()]
     return "\n".join(out) + "\n"
 
 
@@ -339,6 +344,23 @@ class ComponentFactory:
         name = f"echo{n}-{self.server.name}"
         p = Component([exe, "--host", "127.0.0.1", "--port", self.server.component_port,
                        "--domain", domain, "--secret", self.server.secret],
+                      self.tmp / f"{name}.log", name)
+        self.procs.append(p)
+        return p.start(wait_up=wait_up)
+
+    def sink(self, users, wait_up=True, extra=()):
+        """bench/sink serving sink.localhost: counts the messages each of
+        u1..u<users>@sink.localhost receives; prints a summary line
+        ("sink: count=.. jids=.. dups=.. missing=.. other=..") when it
+        exits (target reached, idle, or SIGTERM)."""
+        exe = self.build / "bench/sink"
+        if not exe.is_file():
+            pytest.fail(f"{exe} does not exist: build it first")
+        n = next(_seq)
+        name = f"sink{n}-{self.server.name}"
+        p = Component([exe, "--host", "127.0.0.1", "--port", self.server.component_port,
+                       "--secret", self.server.secret, "--domain", SINK_DOMAIN,
+                       "--users", users, "--log", "info", *extra],
                       self.tmp / f"{name}.log", name)
         self.procs.append(p)
         return p.start(wait_up=wait_up)
@@ -691,3 +713,423 @@ def log_time(line):
     stamp = line.split(" ", 1)[0]
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
         tzinfo=timezone.utc).timestamp()
+
+
+# ---------------------------------------------------------------- pubsub (XEP-0060)
+# Helpers for the test_10_pubsub_* modules: raw XML in, raw XML out, so that
+# what is checked is what travelled, not what a client library made of it.
+
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NS_PUBSUB_OWNER = NS_PUBSUB + "#owner"
+NS_PUBSUB_EVENT = NS_PUBSUB + "#event"
+NS_PUBSUB_ERRORS = NS_PUBSUB + "#errors"
+NS_NODE_CONFIG = NS_PUBSUB + "#node_config"
+NS_PUBLISH_OPTIONS = NS_PUBSUB + "#publish-options"
+NS_META_DATA = NS_PUBSUB + "#meta-data"
+NS_ATOM = "http://www.w3.org/2005/Atom"
+NS_DELAY = "urn:xmpp:delay"
+
+
+def unique_node(prefix="n"):
+    """A node name no other test (or earlier run on the same database) uses."""
+    return f"{prefix}-{next(_seq)}-{os.getpid()}-{int(time.time() * 1000) % 100000000}"
+
+
+def xml_escape(text):
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&apos;"))
+
+
+def data_form(fields, form_type=NS_NODE_CONFIG, type="submit"):
+    """<x xmlns='jabber:x:data'/> text; fields: {var: value or [values]}.
+    form_type None leaves out FORM_TYPE."""
+    out = [f"<x xmlns='{NS_DATA}' type='{type}'>"]
+    if form_type:
+        out.append(f"<field var='FORM_TYPE' type='hidden'><value>{form_type}</value></field>")
+    for var, val in fields.items():
+        vals = val if isinstance(val, (list, tuple)) else [val]
+        out.append(f"<field var='{xml_escape(var)}'>"
+                   + "".join(f"<value>{xml_escape(v)}</value>" for v in vals) + "</field>")
+    out.append("</x>")
+    return "".join(out)
+
+
+def pubsub_error(reply):
+    """(type, condition, pubsub#errors condition or None, unsupported
+    feature or None) of an IQ error, read from the raw XML (slixmpp 1.8.3
+    reports an empty condition for some, e.g. policy-violation)."""
+    etype, cond = iq_error(reply)
+    err = reply.xml.find(f"{{{reply.namespace}}}error")
+    apps = [c for c in err if c.tag.startswith(f"{{{NS_PUBSUB_ERRORS}}}")]
+    assert len(apps) <= 1, f"several pubsub#errors conditions:\n{reply}"
+    app = apps[0].tag.split("}")[1] if apps else None
+    feature = apps[0].get("feature") if apps else None
+    return etype, cond, app, feature
+
+
+def canonical(el):
+    """XML canonical form (C14N 2.0) of an element and its subtree, with
+    namespace prefixes rewritten, so that two serializations of one infoset
+    (e.g. a default namespace vs. a prefix) compare equal, and any change
+    of element, attribute, namespace or text does not."""
+    text = el if isinstance(el, str) else ET.tostring(el, encoding="unicode")
+    return ET.canonicalize(text, rewrite_prefixes=True)
+
+
+class PubSubUser:
+    """XEP-0060 requests of one logged-in client (a conftest Client) to the
+    service, synchronous for the tests: every call is bounded."""
+
+    def __init__(self, client, aloop, service=DOMAIN):
+        self.c = client
+        self.loop = aloop
+        self.service = service
+
+    @property
+    def bare(self):
+        return self.c.xmpp.boundjid.bare
+
+    @property
+    def full(self):
+        return self.c.xmpp.boundjid.full
+
+    def request(self, type, xml, timeout=5):
+        """Sends an IQ of `type` carrying the element in `xml` (text);
+        returns the reply, result or error."""
+        iq = self.c.iq(self.service, type, [ET.fromstring(xml)])
+        return run(self.loop, self.c.send_iq(iq, timeout=timeout), timeout=timeout + 2)
+
+    def request_raw(self, type, xml, timeout=5):
+        """As request(), but the IQ goes out as the exact text given,
+        bypassing slixmpp's serializer (which, for one, drops xmlns='' on
+        an element in no namespace)."""
+        from slixmpp.xmlstream.matcher import MatcherId
+        iq_id = f"raw-{next(_seq)}"
+        fut = self.loop.create_future()
+
+        def got(stanza):
+            if not fut.done():
+                fut.set_result(stanza)
+        self.c.xmpp.register_handler(Callback(f"raw-reply-{iq_id}", MatcherId(iq_id), got,
+                                              once=True))
+        self.c.xmpp.send_raw(f"<iq type='{type}' id='{iq_id}' to='{xml_escape(self.service)}'>"
+                             f"{xml}</iq>")
+        try:
+            return run(self.loop, asyncio.wait_for(fut, timeout), timeout=timeout + 2)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"no reply to raw IQ {iq_id} within {timeout}s") from None
+        finally:
+            self.c.xmpp.remove_handler(f"raw-reply-{iq_id}")
+
+    def ok(self, type, xml, timeout=5):
+        r = self.request(type, xml, timeout)
+        assert r["type"] == "result", f"expected a result for\n{xml}\ngot:\n{r}"
+        return r
+
+    def error(self, type, xml, timeout=5):
+        r = self.request(type, xml, timeout)
+        return pubsub_error(r)
+
+    def pubsub(self, body, owner=False):
+        return f"<pubsub xmlns='{NS_PUBSUB_OWNER if owner else NS_PUBSUB}'>{body}</pubsub>"
+
+    # -- verbs
+    def create(self, node=None, config=None):
+        """Creates `node` (None: an instant node) with an optional config
+        dict; returns the NodeID (the one the service returned for an
+        instant node)."""
+        create = f"<create node='{xml_escape(node)}'/>" if node else "<create/>"
+        conf = f"<configure>{data_form(config)}</configure>" if config is not None else ""
+        r = self.ok("set", self.pubsub(create + conf))
+        got = r.xml.find(f"{{{NS_PUBSUB}}}pubsub/{{{NS_PUBSUB}}}create")
+        if node is None:
+            assert got is not None and got.get("node"), f"instant node without a NodeID:\n{r}"
+            return got.get("node")
+        return node
+
+    def configure(self, node, config):
+        return self.ok("set", self.pubsub(
+            f"<configure node='{xml_escape(node)}'>{data_form(config)}</configure>", owner=True))
+
+    def get_config(self, node):
+        """{var: [values]} of the node's configuration form."""
+        r = self.ok("get", self.pubsub(f"<configure node='{xml_escape(node)}'/>", owner=True))
+        x = r.xml.find(f".//{{{NS_DATA}}}x")
+        assert x is not None, str(r)
+        return form_values(x)
+
+    def delete(self, node, redirect=None):
+        red = f"<redirect uri='{xml_escape(redirect)}'/>" if redirect else ""
+        return self.ok("set", self.pubsub(
+            f"<delete node='{xml_escape(node)}'>{red}</delete>", owner=True))
+
+    def purge(self, node):
+        return self.ok("set", self.pubsub(f"<purge node='{xml_escape(node)}'/>", owner=True))
+
+    def subscribe(self, node, jid=None):
+        r = self.ok("set", self.pubsub(
+            f"<subscribe node='{xml_escape(node)}' jid='{xml_escape(jid or self.bare)}'/>"))
+        sub = r.xml.find(f"{{{NS_PUBSUB}}}pubsub/{{{NS_PUBSUB}}}subscription")
+        assert sub is not None and sub.get("subscription") == "subscribed", str(r)
+        return sub
+
+    def unsubscribe(self, node, jid=None):
+        return self.ok("set", self.pubsub(
+            f"<unsubscribe node='{xml_escape(node)}' jid='{xml_escape(jid or self.bare)}'/>"))
+
+    def publish(self, node, payload, item_id=None, options=None):
+        """Publishes `payload` (text, or None for an item without payload);
+        returns the item id the result carries."""
+        idattr = f" id='{xml_escape(item_id)}'" if item_id is not None else ""
+        item = f"<item{idattr}>{payload or ''}</item>"
+        opts = (f"<publish-options>{data_form(options, NS_PUBLISH_OPTIONS)}</publish-options>"
+                if options is not None else "")
+        r = self.ok("set", self.pubsub(f"<publish node='{xml_escape(node)}'>{item}</publish>"
+                                       + opts))
+        it = r.xml.find(f"{{{NS_PUBSUB}}}pubsub/{{{NS_PUBSUB}}}publish/{{{NS_PUBSUB}}}item")
+        assert it is not None and it.get("id"), f"publish result without the item id:\n{r}"
+        pub = r.xml.find(f"{{{NS_PUBSUB}}}pubsub/{{{NS_PUBSUB}}}publish")
+        assert pub.get("node") == node, str(r)
+        return it.get("id")
+
+    def retract(self, node, item_ids, notify=None):
+        ids = [item_ids] if isinstance(item_ids, str) else item_ids
+        n = f" notify='{notify}'" if notify is not None else ""
+        body = "".join(f"<item id='{xml_escape(i)}'/>" for i in ids)
+        return self.ok("set", self.pubsub(
+            f"<retract node='{xml_escape(node)}'{n}>{body}</retract>"))
+
+    def items(self, node, max_items=None, ids=()):
+        """[(item id, payload element or None)] in the order of the reply."""
+        m = f" max_items='{max_items}'" if max_items is not None else ""
+        body = "".join(f"<item id='{xml_escape(i)}'/>" for i in ids)
+        r = self.ok("get", self.pubsub(f"<items node='{xml_escape(node)}'{m}>{body}</items>"))
+        items = r.xml.find(f"{{{NS_PUBSUB}}}pubsub/{{{NS_PUBSUB}}}items")
+        assert items is not None and items.get("node") == node, str(r)
+        return [(i.get("id"), i[0] if len(i) else None)
+                for i in items.findall(f"{{{NS_PUBSUB}}}item")]
+
+    # -- notifications
+    def events(self, node, kind=None):
+        """[(message, child of <event/>)] received so far for `node`; kind
+        filters on the child's name (items, purge, delete...)."""
+        out = []
+        for m in list(self.c.messages):
+            ev = m.xml.find(f"{{{NS_PUBSUB_EVENT}}}event")
+            if ev is None:
+                continue
+            for child in ev:
+                if child.get("node") == node and (
+                        kind is None or child.tag == f"{{{NS_PUBSUB_EVENT}}}{kind}"):
+                    out.append((m, child))
+        return out
+
+    def wait_event(self, node, pred=lambda m, child: True, kind=None, timeout=5):
+        """Waits (bounded) for a notification of `node` satisfying pred."""
+        def find():
+            return [e for e in self.events(node, kind) if pred(*e)]
+        found = run(self.loop, self.c.wait_for(lambda e: True, find, timeout=timeout,
+                                               what=f"event on {node}"), timeout=timeout + 2)
+        return found
+
+    def quiet(self, node, seconds=0.5):
+        """Lets `seconds` pass on the loop (stanzas keep arriving)."""
+        run(self.loop, asyncio.sleep(seconds), timeout=seconds + 2)
+
+
+def form_values(x):
+    return {f.get("var"): [v.text or "" for v in f.findall(f"{{{NS_DATA}}}value")]
+            for f in x.findall(f"{{{NS_DATA}}}field")}
+
+
+def event_items(child):
+    """[(id, payload or None)] of an <items/> event child (retracts not
+    included)."""
+    return [(i.get("id"), i[0] if len(i) else None)
+            for i in child.findall(f"{{{NS_PUBSUB_EVENT}}}item")]
+
+
+@pytest.fixture(scope="module")
+def bob(aloop, server):
+    c = Client(aloop, server, "bob")
+    run(aloop, c.connect())
+    yield c
+    run(aloop, c.disconnect(), timeout=5)
+
+
+@pytest.fixture(scope="module")
+def carol(aloop, server):
+    c = Client(aloop, server, "carol")
+    run(aloop, c.connect())
+    yield c
+    run(aloop, c.disconnect(), timeout=5)
+
+
+@pytest.fixture(scope="module")
+def ps_alice(alice, aloop):
+    return PubSubUser(alice, aloop)
+
+
+@pytest.fixture(scope="module")
+def ps_bob(bob, aloop):
+    return PubSubUser(bob, aloop)
+
+
+@pytest.fixture(scope="module")
+def ps_carol(carol, aloop):
+    return PubSubUser(carol, aloop)
+
+
+def wait_pubsub_ready(ps, timeout=10):
+    """Waits until the service answers pubsub requests (its model is
+    loaded): disco#items of the service is served by the pubsub module."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = run(ps.loop, ps.c.query(ps.service, NS_DISCO_INFO, timeout=5), timeout=7)
+        q = child_query(r, NS_DISCO_INFO)
+        feats = {f.get("var") for f in q.findall(f"{{{NS_DISCO_INFO}}}feature")} \
+            if r["type"] == "result" and q is not None else set()
+        if NS_PUBSUB in feats:
+            return feats
+        if time.monotonic() > deadline:
+            pytest.fail(f"{ps.service} does not announce {NS_PUBSUB}: herald does not "
+                        f"serve pubsub (features: {sorted(feats)})")
+        time.sleep(0.1)
+
+
+class RawComponent:
+    """A bare XEP-0114 component connection (plain sockets, no client
+    library), for traffic no slixmpp client can send: stanzas from many
+    JIDs of one component domain (u1@sink.localhost … uN@…), in bulk.
+    Blocking, every wait bounded."""
+
+    NS_STREAM = "http://etherx.jabber.org/streams"
+
+    def __init__(self, server, domain=SINK_DOMAIN):
+        self.server = server
+        self.domain = domain
+        self.sock = None
+        self.stanzas = []  # depth-1 elements received, in order
+
+    def connect(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                self._open(deadline)
+                return self
+            except AssertionError as e:
+                # Prosody refuses a domain whose previous connection it has
+                # not torn down yet (conflict): retry until the deadline.
+                last = e
+                self.close(timeout=1)
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{self.domain}: no component session: {last}")
+                time.sleep(0.2)
+
+    def _open(self, deadline):
+        self.sock = socket.create_connection(("127.0.0.1", self.server.component_port),
+                                             timeout=5)
+        self.parser = ET.XMLPullParser(events=("start", "end"))
+        self.depth = 0
+        self.root = None
+        self.stream_id = None
+        self.sock.sendall((f"<stream:stream xmlns='jabber:component:accept' "
+                           f"xmlns:stream='{self.NS_STREAM}' to='{self.domain}'>").encode())
+        self._read_until(lambda: self.stream_id is not None, deadline)
+        digest = hashlib.sha1((self.stream_id + self.server.secret).encode()).hexdigest()
+        self.sock.sendall(f"<handshake>{digest}</handshake>".encode())
+        self._read_until(lambda: any(s.tag.endswith("handshake") or "error" in s.tag
+                                     for s in self.stanzas), deadline)
+        first = self.stanzas.pop(0)
+        assert first.tag.endswith("handshake"), \
+            f"handshake refused: {ET.tostring(first, encoding='unicode')}"
+
+    def _feed(self, data):
+        self.parser.feed(data)
+        for event, elem in self.parser.read_events():
+            if event == "start":
+                self.depth += 1
+                if self.depth == 1:
+                    self.root = elem
+                    self.stream_id = elem.get("id")
+            else:
+                self.depth -= 1
+                if self.depth == 1:
+                    self.stanzas.append(elem)
+                    self.root.remove(elem)  # memory stays flat over many stanzas
+                elif self.depth == 0:
+                    self.closed_by_peer = True
+
+    def _read_until(self, cond, deadline):
+        import select
+        while not cond():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.domain}: timed out waiting on the component stream")
+            r, _, _ = select.select([self.sock], [], [], min(left, 0.5))
+            if r:
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    raise AssertionError(f"{self.domain}: the server closed the stream")
+                self._feed(data)
+
+    def send_many(self, chunks, timeout=30):
+        """Sends the text chunks in order while reading what arrives (so
+        that neither side's buffers fill up with the other blocked)."""
+        import select
+        deadline = time.monotonic() + timeout
+        pending = b"".join(c.encode() for c in chunks)
+        view = memoryview(pending)
+        self.sock.setblocking(False)
+        try:
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self.domain}: could not send within {timeout}s")
+                r, w, _ = select.select([self.sock], [self.sock], [], min(left, 0.5))
+                if r:
+                    data = self.sock.recv(1 << 16)
+                    if not data:
+                        raise AssertionError(f"{self.domain}: the server closed the stream")
+                    self._feed(data)
+                if w:
+                    n = self.sock.send(view[:1 << 16])
+                    view = view[n:]
+        finally:
+            self.sock.setblocking(True)
+            self.sock.settimeout(5)
+
+    def wait_stanzas(self, pred, count, timeout=30):
+        """Reads until `count` received stanzas satisfy pred; returns them."""
+        deadline = time.monotonic() + timeout
+
+        def enough():
+            return sum(1 for s in self.stanzas if pred(s)) >= count
+        try:
+            self._read_until(enough, deadline)
+        except AssertionError as e:
+            got = sum(1 for s in self.stanzas if pred(s))
+            raise AssertionError(f"{e}: {got} of {count} expected stanzas") from None
+        return [s for s in self.stanzas if pred(s)]
+
+    def close(self, timeout=5):
+        if self.sock is None:
+            return
+        try:
+            self.sock.sendall(b"</stream:stream>")
+            # Wait (bounded) for the server's own close, so that the domain
+            # is free for the next component when this returns.
+            self.closed_by_peer = False
+            try:
+                self._read_until(lambda: self.closed_by_peer, time.monotonic() + timeout)
+            except AssertionError:
+                pass
+        except OSError:
+            pass
+        finally:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
