@@ -12,6 +12,44 @@ struct frame {
     xmpp_stanza_t *next; /* next child to render */
 };
 
+/* libstrophe 0.12's parser keeps only the local name of a namespaced
+ * attribute (xml:lang arrives as lang). On Atom elements the original is
+ * recoverable: RFC 4287 allows no unqualified attributes there but those
+ * it defines (§6.4, undefinedAttribute excludes local:*), and it defines
+ * neither `lang` nor `base`, so those can only have been xml:lang and
+ * xml:base. The same argument puts `count` and `updated` on atom:link in
+ * RFC 4685's thread namespace, the extension XEP-0277 uses for reply
+ * counts. Everything else keeps the name libstrophe gave it. */
+#define NS_XML_PREFIXED "xml:"
+#define NS_ATOM_THREAD "http://purl.org/syndication/thread/1.0"
+
+static const char *restored_attr_prefix(const char *el_ns, const char *el_name,
+                                        const char *attr)
+{
+    if (!el_ns || strcmp(el_ns, NS_ATOM) != 0)
+        return NULL;
+    if (strcmp(attr, "lang") == 0 || strcmp(attr, "base") == 0)
+        return NS_XML_PREFIXED;
+    if (strcmp(el_name, "link") == 0 && (strcmp(attr, "count") == 0 || strcmp(attr, "updated") == 0))
+        return "thr:";
+    return NULL;
+}
+
+/* Writes ` prefix:name='value'` (prefix includes its colon, or is NULL). */
+static int append_qattr(ps_buf_t *out, const char *prefix, const char *name, const char *value)
+{
+    return (ps_buf_append(out, " ", 1) < 0 || (prefix && ps_buf_append_str(out, prefix) < 0) ||
+            ps_buf_append_str(out, name) < 0 || ps_buf_append(out, "='", 2) < 0 ||
+            ps_buf_append_attr(out, value, strlen(value)) < 0 || ps_buf_append(out, "'", 1) < 0)
+               ? -1
+               : 0;
+}
+
+static int append_attr(ps_buf_t *out, const char *name, const char *value)
+{
+    return append_qattr(out, NULL, name, value);
+}
+
 static int append_open_tag(ps_buf_t *out, xmpp_stanza_t *el, const char *parent_ns)
 {
     const char *name = xmpp_stanza_get_name(el);
@@ -40,16 +78,15 @@ static int append_open_tag(ps_buf_t *out, xmpp_stanza_t *el, const char *parent_
             !(attrs = malloc((size_t)cap * sizeof *attrs)))
             return -1;
         int got = xmpp_stanza_get_attributes(el, attrs, cap);
-        int rc = 0;
+        int rc = 0, thr_declared = 0;
         for (int i = 0; i + 1 < got && rc == 0; i += 2) {
             if (strcmp(attrs[i], "xmlns") == 0)
                 continue;
-            rc = (ps_buf_append(out, " ", 1) < 0 || ps_buf_append_str(out, attrs[i]) < 0 ||
-                  ps_buf_append(out, "='", 2) < 0 ||
-                  ps_buf_append_attr(out, attrs[i + 1], strlen(attrs[i + 1])) < 0 ||
-                  ps_buf_append(out, "'", 1) < 0)
-                     ? -1
-                     : 0;
+            const char *prefix = restored_attr_prefix(ns, name, attrs[i]);
+            if (prefix && prefix[0] == 't' && !thr_declared++)
+                rc = append_qattr(out, "xmlns:", "thr", NS_ATOM_THREAD);
+            if (rc == 0)
+                rc = append_qattr(out, prefix, attrs[i], attrs[i + 1]);
         }
         if (attrs != small)
             free(attrs);
@@ -142,15 +179,6 @@ struct ps_notif {
     size_t head_len, mid_len, tail_len;
     char text[];
 };
-
-static int append_attr(ps_buf_t *b, const char *name, const char *value)
-{
-    return ps_buf_append(b, " ", 1) < 0 || ps_buf_append_str(b, name) < 0 ||
-                   ps_buf_append(b, "='", 2) < 0 ||
-                   ps_buf_append_attr(b, value, strlen(value)) < 0 || ps_buf_append(b, "'", 1) < 0
-               ? -1
-               : 0;
-}
 
 /* Builds the template around an already written <event/> body. */
 static ps_notif_t *assemble(const ps_notif_opts_t *opts, const ps_buf_t *body,

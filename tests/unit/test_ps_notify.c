@@ -250,6 +250,38 @@ static void test_other_events(void)
 
 /* What a subscriber receives carries the payload the publisher sent:
  * same infoset, namespaces and attributes included. */
+/* libstrophe drops attribute namespaces; on Atom elements the serializer
+ * puts back xml:lang, xml:base and RFC 4685's thr:count/thr:updated on
+ * link (see notify.c), and leaves every other element alone. */
+static void test_namespaced_attrs_restored(void)
+{
+    xmpp_stanza_t *entry = xmpp_stanza_new_from_string(
+        ctx, "<entry xmlns='http://www.w3.org/2005/Atom' xml:lang='en' "
+             "xmlns:thr='http://purl.org/syndication/thread/1.0'>"
+             "<title xml:base='http://a.example/'>t</title>"
+             "<link rel='replies' href='r' thr:count='2' thr:updated='2024-01-01T00:00:00Z'/>"
+             "<div xmlns='http://www.w3.org/1999/xhtml' lang='de'>x</div></entry>");
+    CHECK(entry != NULL);
+    ps_buf_t text = {0};
+    CHECK(entry && ps_payload_serialize(entry, &text) == 0);
+    const char *t = text.data ? text.data : "";
+    CHECK(strstr(t, "<entry xmlns='http://www.w3.org/2005/Atom' xml:lang='en'>") != NULL);
+    CHECK(strstr(t, "<title xml:base='http://a.example/'>") != NULL);
+    CHECK(strstr(t, " xmlns:thr='http://purl.org/syndication/thread/1.0'") != NULL);
+    CHECK(strstr(t, " thr:count='2'") != NULL);
+    CHECK(strstr(t, " thr:updated='2024-01-01T00:00:00Z'") != NULL);
+    /* XHTML has an unqualified lang of its own: left as it came. */
+    CHECK(strstr(t, "<div xmlns='http://www.w3.org/1999/xhtml' lang='de'>") != NULL);
+    /* The result is well-formed XML again. */
+    xmpp_stanza_t *back = text.data ? xmpp_stanza_new_from_string(ctx, text.data) : NULL;
+    CHECK(back != NULL);
+    if (back)
+        xmpp_stanza_release(back);
+    if (entry)
+        xmpp_stanza_release(entry);
+    ps_buf_free(&text);
+}
+
 static void test_payload_intact(void)
 {
     xmpp_stanza_t *pub =
@@ -302,6 +334,7 @@ int main(void)
     UNIT_RUN(test_items_variants);
     UNIT_RUN(test_other_events);
     UNIT_RUN(test_payload_intact);
+    UNIT_RUN(test_namespaced_attrs_restored);
     xmpp_ctx_free(ctx);
     return UNIT_DONE();
 }
