@@ -114,20 +114,12 @@ static int read_all(const char *path, size_t cap, char **out, size_t *outlen)
     return 0;
 }
 
-static const config_key_t *key(const char *name)
-{
-    int i = config_key_find(name, strlen(name));
-    return i < 0 ? NULL : &config_keys[i];
-}
-
 static int key_index(const char *name) { return config_key_find(name, strlen(name)); }
 
 /* Where to point for a key the file did not give: its section, or line 1. */
 static unsigned missing_line(const config_build_t *b, size_t ki)
 {
-    const char *name = config_keys[ki].name;
-    const char *dot = strchr(name, '.');
-    int si = config_section_find(name, dot ? (size_t)(dot - name) : strlen(name));
+    int si = config_key_section(ki);
     return si >= 0 && b->section_line[si] ? b->section_line[si] : 1;
 }
 
@@ -139,14 +131,7 @@ static unsigned key_or_missing_line(const config_build_t *b, size_t ki)
 /* The value of a numeric key (int keys are never negative: bounds). */
 static unsigned long long num_value(const herald_config_t *cfg, size_t ki)
 {
-    const char *f = (const char *)cfg + config_keys[ki].offset;
-    switch (config_keys[ki].type) {
-    case CK_INT: return (unsigned long long)*(const int *)f;
-    case CK_UINT:
-    case CK_MS: return *(const unsigned *)f;
-    case CK_SIZE: return *(const size_t *)f;
-    default: return 0;
-    }
+    return (unsigned long long)config_key_num(cfg, &config_keys[ki]);
 }
 
 /* lo <= hi (or lo < hi when strict). Blames the key the operator wrote, so
@@ -176,12 +161,8 @@ static void lower_default(config_build_t *b, const char *lo, const char *hi)
     int li = key_index(lo), hi_i = key_index(hi);
     if (b->key_line[li] || num_value(b->cfg, (size_t)li) <= num_value(b->cfg, (size_t)hi_i))
         return;
-    char *f = (char *)b->cfg + config_keys[li].offset;
-    unsigned long long v = num_value(b->cfg, (size_t)hi_i);
-    if (config_keys[li].type == CK_SIZE)
-        *(size_t *)f = (size_t)v;
-    else
-        *(unsigned *)f = (unsigned)v;
+    const config_key_t *k = &config_keys[li];
+    config_key_store_num(b->cfg, k, config_key_num(b->cfg, &config_keys[hi_i]));
 }
 
 /* Loads server.secret from server.secret_file. `base` is the config file's
@@ -206,7 +187,7 @@ static int load_secret_file(config_build_t *b, const char *base)
         return -1;
     }
 
-    size_t cap = (size_t)key("server.secret")->max;
+    size_t cap = (size_t)config_keys[key_index("server.secret")].max;
     char *buf = NULL;
     size_t len = 0;
     int e = read_all(path, cap + 2 /* room for "\r\n" */, &buf, &len);
@@ -366,12 +347,12 @@ static bool same_value(const herald_config_t *a, const herald_config_t *b, const
         const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
         return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
     }
-    case CK_INT: return *(const int *)fa == *(const int *)fb;
+    case CK_INT:
     case CK_UINT:
-    case CK_MS: return *(const unsigned *)fa == *(const unsigned *)fb;
-    case CK_SIZE: return *(const size_t *)fa == *(const size_t *)fb;
-    case CK_BOOL: return *(const bool *)fa == *(const bool *)fb;
-    case CK_LOGLEVEL: return *(const hlog_level_t *)fa == *(const hlog_level_t *)fb;
+    case CK_MS:
+    case CK_SIZE:
+    case CK_BOOL:
+    case CK_LOGLEVEL: return config_key_num(a, k) == config_key_num(b, k);
     }
     return false;
 }

@@ -223,6 +223,12 @@ int config_section_find(const char *name, size_t name_len)
     return -1;
 }
 
+int config_key_section(size_t ki)
+{
+    const char *name = config_keys[ki].name;
+    return config_section_find(name, section_len(name));
+}
+
 /* Levenshtein distance over short strings, capped: names longer than the
  * buffer are never "close" to a table key. */
 static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
@@ -362,7 +368,23 @@ static int parse_level(const char *s, hlog_level_t *out)
     return hlog_parse_level(low, out);
 }
 
-static void store_num(herald_config_t *cfg, const config_key_t *k, long long v)
+long long config_key_num(const herald_config_t *cfg, const config_key_t *k)
+{
+    const char *f = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case CK_INT: return *(const int *)f;
+    case CK_UINT:
+    case CK_MS: return *(const unsigned *)f;
+    case CK_SIZE: return (long long)*(const size_t *)f;
+    case CK_BOOL: return *(const bool *)f;
+    case CK_LOGLEVEL: return *(const hlog_level_t *)f;
+    case CK_STRING:
+    case CK_PATH: break;
+    }
+    return 0;
+}
+
+void config_key_store_num(herald_config_t *cfg, const config_key_t *k, long long v)
 {
     void *f = (char *)cfg + k->offset;
     switch (k->type) {
@@ -429,7 +451,7 @@ int config_key_apply(config_build_t *b, size_t ki, const char *value, unsigned l
             config_error(b, line, k->name, "must be %s, got %.40s", expect, value);
             return -1;
         }
-        store_num(b->cfg, k, v);
+        config_key_store_num(b->cfg, k, v);
         return 0;
     }
     case CK_BOOL: {
@@ -438,7 +460,7 @@ int config_key_apply(config_build_t *b, size_t ki, const char *value, unsigned l
             config_error(b, line, k->name, "must be %s, got \"%.40s\"", expect, value);
             return -1;
         }
-        store_num(b->cfg, k, v);
+        config_key_store_num(b->cfg, k, v);
         return 0;
     }
     case CK_LOGLEVEL: {
@@ -447,7 +469,7 @@ int config_key_apply(config_build_t *b, size_t ki, const char *value, unsigned l
             config_error(b, line, k->name, "must be %s, got \"%.40s\"", expect, value);
             return -1;
         }
-        store_num(b->cfg, k, v);
+        config_key_store_num(b->cfg, k, v);
         return 0;
     }
     }
@@ -459,6 +481,6 @@ int config_key_set_default(herald_config_t *cfg, size_t ki)
     const config_key_t *k = &config_keys[ki];
     if (k->type == CK_STRING || k->type == CK_PATH)
         return k->def_str ? store_str(cfg, k, k->def_str) : 0;
-    store_num(cfg, k, k->def_num);
+    config_key_store_num(cfg, k, k->def_num);
     return 0;
 }

@@ -59,6 +59,8 @@ int config_key_find(const char *name, size_t name_len);
 /* Index of the first key of section `name` (which identifies the section),
  * or -1 if no key lives under that section. */
 int config_section_find(const char *name, size_t name_len);
+/* The section index (as config_section_find) of key `ki`. */
+int config_key_section(size_t ki);
 /* Closest key (or section when `section_only`) to `name` within edit
  * distance 2, for "did you mean" hints; NULL if none is close. Returns a
  * pointer into the table; *len gets the length of the suggested name. */
@@ -90,6 +92,10 @@ int config_key_apply(config_build_t *b, size_t ki, const char *value,
 void config_key_expect(size_t ki, char *buf, size_t buflen);
 /* Stores the default of key `ki` (copying strings). 0, or -1 on OOM. */
 int config_key_set_default(herald_config_t *cfg, size_t ki);
+/* Reads / writes the field of numeric key `k` (bool as 0 or 1) in cfg,
+ * whatever its C type; bounds are not checked. 0 / no-op for strings. */
+long long config_key_num(const herald_config_t *cfg, const config_key_t *k);
+void config_key_store_num(herald_config_t *cfg, const config_key_t *k, long long v);
 
 /* Walks the YAML document in text[0..len) and applies every key it holds.
  * Returns 0, or -1 with the error recorded in b. */

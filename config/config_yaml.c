@@ -149,31 +149,48 @@ static int walk_key(walker_t *w, const char *sec, const yaml_event_t *kev)
     return rc;
 }
 
-/* The value of section `sec` (declared at `line`): a mapping of keys, or
- * nothing at all, which lets an operator comment out a whole section. */
-static int walk_section(walker_t *w, const char *sec, unsigned line)
+/* Reads the value that must open a mapping. Returns 1 when it does, 0 when
+ * it is null (nothing given), and -1 otherwise, with the error "KEY: must
+ * be MUST, got ..." at `line`, or at the value's own line when `line` is 0. */
+static int open_mapping(walker_t *w, unsigned line, const char *key, const char *must)
 {
     yaml_event_t ev;
     if (next(w, &ev) != 0)
         return -1;
+    int rc = 1;
     if (is_null(&ev)) {
-        yaml_event_delete(&ev);
-        return 0;
-    }
-    if (ev.type != YAML_MAPPING_START_EVENT) {
-        config_error(w->b, line, sec, "must be a mapping of keys, got %s", what(&ev));
-        yaml_event_delete(&ev);
-        return -1;
+        rc = 0;
+    } else if (ev.type != YAML_MAPPING_START_EVENT) {
+        config_error(w->b, line ? line : mark_line(&ev.start_mark), key, "must be %s, got %s",
+                     must, what(&ev));
+        rc = -1;
     }
     yaml_event_delete(&ev);
-    for (;;) {
-        if (next(w, &ev) != 0)
-            return -1;
-        if (ev.type == YAML_MAPPING_END_EVENT) {
-            yaml_event_delete(&ev);
-            return 0;
-        }
-        int rc;
+    return rc;
+}
+
+/* Reads the next key of an open mapping into *ev, which the caller then
+ * deletes. Returns 1, 0 at the end of the mapping, -1 on a syntax error. */
+static int next_key(walker_t *w, yaml_event_t *ev)
+{
+    if (next(w, ev) != 0)
+        return -1;
+    if (ev->type == YAML_MAPPING_END_EVENT) {
+        yaml_event_delete(ev);
+        return 0;
+    }
+    return 1;
+}
+
+/* The value of section `sec` (declared at `line`): a mapping of keys, or
+ * nothing at all, which lets an operator comment out a whole section. */
+static int walk_section(walker_t *w, const char *sec, unsigned line)
+{
+    int rc = open_mapping(w, line, sec, "a mapping of keys");
+    if (rc <= 0)
+        return rc;
+    yaml_event_t ev;
+    while ((rc = next_key(w, &ev)) > 0) {
         if (ev.type != YAML_SCALAR_EVENT) {
             config_error(w->b, mark_line(&ev.start_mark), sec,
                          "keys must be plain names, got %s", what(&ev));
@@ -185,33 +202,19 @@ static int walk_section(walker_t *w, const char *sec, unsigned line)
         if (rc != 0)
             return -1;
     }
+    return rc;
 }
 
 static int walk_root(walker_t *w)
 {
     config_build_t *b = w->b;
+    /* Null: "---" and nothing else. */
+    int rc = open_mapping(w, 0, KEY_DOCUMENT,
+                          "a mapping of sections (server, storage, pubsub, presence, log)");
+    if (rc <= 0)
+        return rc;
     yaml_event_t ev;
-    if (next(w, &ev) != 0)
-        return -1;
-    if (is_null(&ev)) { /* "---" and nothing else */
-        yaml_event_delete(&ev);
-        return 0;
-    }
-    if (ev.type != YAML_MAPPING_START_EVENT) {
-        config_error(b, mark_line(&ev.start_mark), KEY_DOCUMENT,
-                     "must be a mapping of sections (server, storage, pubsub, presence, log), got %s",
-                     what(&ev));
-        yaml_event_delete(&ev);
-        return -1;
-    }
-    yaml_event_delete(&ev);
-    for (;;) {
-        if (next(w, &ev) != 0)
-            return -1;
-        if (ev.type == YAML_MAPPING_END_EVENT) {
-            yaml_event_delete(&ev);
-            return 0;
-        }
+    while ((rc = next_key(w, &ev)) > 0) {
         unsigned line = mark_line(&ev.start_mark);
         if (ev.type != YAML_SCALAR_EVENT) {
             config_error(b, line, KEY_DOCUMENT, "section names must be plain names, got %s",
@@ -238,6 +241,7 @@ static int walk_root(walker_t *w)
         if (walk_section(w, sec, line) != 0)
             return -1;
     }
+    return rc;
 }
 
 static int walk(walker_t *w)
