@@ -114,6 +114,20 @@ int ps_buf_append_attr(ps_buf_t *b, const char *s, size_t n)
     return append_escaped(b, s, n, 1);
 }
 
+int ps_buf_append_attribute(ps_buf_t *b, const char *prefix, const char *name, const char *value)
+{
+    size_t old = b->len;
+    if (ps_buf_append(b, " ", 1) < 0 || (prefix && ps_buf_append_str(b, prefix) < 0) ||
+        ps_buf_append_str(b, name) < 0 || ps_buf_append(b, "='", 2) < 0 ||
+        ps_buf_append_attr(b, value, strlen(value)) < 0 || ps_buf_append(b, "'", 1) < 0) {
+        b->len = old;
+        if (b->data)
+            b->data[old] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 int ps_buf_append_text(ps_buf_t *b, const char *s, size_t n)
 {
     return append_escaped(b, s, n, 0);

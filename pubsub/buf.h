@@ -25,6 +25,9 @@ int ps_buf_append_str(ps_buf_t *b, const char *s);
 /* Appends `s` escaped for an attribute value quoted with either quote
  * character (& < > ' " become entities). */
 int ps_buf_append_attr(ps_buf_t *b, const char *s, size_t n);
+/* Appends ` prefix name='value'`, the value escaped as above; `prefix`
+ * (e.g. "xmlns:", "thr:") may be NULL. */
+int ps_buf_append_attribute(ps_buf_t *b, const char *prefix, const char *name, const char *value);
 /* Appends `s` escaped as character data (& < > become entities; '>' so
  * that "]]>" can never appear). */
 int ps_buf_append_text(ps_buf_t *b, const char *s, size_t n);

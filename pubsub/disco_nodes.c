@@ -46,13 +46,10 @@ int ps_disco_info(ps_service_t *svc, xmpp_stanza_t *iq, xerr_spec_t *err)
     xmpp_stanza_t *q = query_el(svc, NS_DISCO_INFO, name);
     xmpp_stanza_t *id = ps_el_add(q, "identity");
     xmpp_stanza_t *f = ps_el_add(q, "feature");
-    xmpp_stanza_t *x = q ? ps_node_metadata_form(svc->ctx, n) : NULL;
-    if (!id || !f || !x || xmpp_stanza_set_attribute(id, "category", "pubsub") != XMPP_EOK ||
+    if (!id || !f || xmpp_stanza_set_attribute(id, "category", "pubsub") != XMPP_EOK ||
         xmpp_stanza_set_attribute(id, "type", "leaf") != XMPP_EOK ||
         xmpp_stanza_set_attribute(f, "var", NS_PUBSUB) != XMPP_EOK ||
-        xmpp_stanza_add_child_ex(q, x, 0) != XMPP_EOK) {
-        if (x)
-            xmpp_stanza_release(x);
+        ps_adopt(q, ps_node_metadata_form(svc->ctx, n)) < 0) {
         if (q)
             xmpp_stanza_release(q);
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
@@ -97,14 +94,9 @@ static int list_node(ps_node_t *n, void *ud)
 static void node_items_cb(void *ctx, store_err_t e, const store_item_t *items, size_t n)
 {
     ps_op_t *op = ctx;
-    if (ps_op_orphaned(op))
+    if (ps_op_orphaned(op) || ps_op_store_failed(op, e))
         return;
     ps_service_t *svc = op->svc;
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-        ps_op_free(op);
-        return;
-    }
     xmpp_stanza_t *q = query_el(svc, NS_DISCO_ITEMS, op->name);
     for (size_t i = 0; q && i < n; i++) {
         xmpp_stanza_t *it = ps_el_add(q, "item");
@@ -114,13 +106,10 @@ static void node_items_cb(void *ctx, store_err_t e, const store_item_t *items, s
             q = NULL;
         }
     }
-    if (!q) {
-        xerr_spec_t err;
-        ps_err(&err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-        ps_reply_error(svc, op->iq, &err);
-    } else {
+    if (!q)
+        ps_reply_internal(svc, op->iq);
+    else
         ps_reply_result(svc, op->iq, q);
-    }
     ps_op_free(op);
 }
 
@@ -160,12 +149,11 @@ int ps_disco_items(ps_service_t *svc, xmpp_stanza_t *iq, xerr_spec_t *err)
         return rc;
     /* An op needs a request; disco has none, so a minimal one. */
     ps_request_t req = {.iq = iq};
-    ps_op_t *op = ps_op_new(svc, &req);
+    ps_op_t *op = ps_op_on_node(svc, &req, n);
     if (!op || !(op->name = strdup(name))) {
         ps_op_free(op);
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
     }
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
     size_t max = ps_config_item_limit(ps_node_config(n), &svc->defaults);
     store_items_query_t q = {.max = max < ITEMS_MAX ? max : ITEMS_MAX, .ids_only = true};
     store_items_get(svc->store, op->nx->id, &q, node_items_cb, op);

@@ -26,19 +26,11 @@
 /* Room for the IQ, <pubsub/> and <items/> around the items. */
 #define REPLY_OVERHEAD 2048
 
-static int attr(ps_buf_t *b, const char *name, const char *v)
-{
-    return ps_buf_append_str(b, " ") < 0 || ps_buf_append_str(b, name) < 0 ||
-                   ps_buf_append_str(b, "='") < 0 || ps_buf_append_attr(b, v, strlen(v)) < 0 ||
-                   ps_buf_append_str(b, "'") < 0
-               ? -1
-               : 0;
-}
-
 /* <item id='…'>payload</item>, or <item id='…'/>. */
 static int item_text(ps_buf_t *b, const store_item_t *it)
 {
-    if (ps_buf_append_str(b, "<item") < 0 || attr(b, "id", it->item_id) < 0)
+    if (ps_buf_append_str(b, "<item") < 0 ||
+        ps_buf_append_attribute(b, NULL, "id", it->item_id) < 0)
         return -1;
     if (!it->payload)
         return ps_buf_append_str(b, "/>");
@@ -51,14 +43,9 @@ static int item_text(ps_buf_t *b, const store_item_t *it)
 static void items_cb(void *ctx, store_err_t e, const store_item_t *items, size_t n)
 {
     ps_op_t *op = ctx;
-    if (ps_op_orphaned(op))
+    if (ps_op_orphaned(op) || ps_op_store_failed(op, e))
         return;
     ps_service_t *svc = op->svc;
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-        ps_op_free(op);
-        return;
-    }
     /* Newest first from the store: keep the newest that fit, then write
      * them oldest first. */
     size_t budget = svc->max_stanza > REPLY_OVERHEAD ? svc->max_stanza - REPLY_OVERHEAD : 0;
@@ -76,18 +63,16 @@ static void items_cb(void *ctx, store_err_t e, const store_item_t *items, size_t
     ps_buf_t b = {0};
     int rc = ps_buf_reserve(&b, used + 256) < 0 ||
              ps_buf_append_str(&b, "<pubsub xmlns='" NS_PUBSUB "'><items") < 0 ||
-             attr(&b, "node", op->req.node) < 0 || ps_buf_append_str(&b, ">") < 0;
+             ps_buf_append_attribute(&b, NULL, "node", op->req.node) < 0 ||
+             ps_buf_append_str(&b, ">") < 0;
     for (size_t i = k; !rc && i-- > 0;)
         rc = item_text(&b, &items[i]);
     if (!rc)
         rc = ps_buf_append_str(&b, "</items></pubsub>");
-    if (rc) {
-        xerr_spec_t err;
-        ps_err(&err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-        ps_reply_error(svc, op->iq, &err);
-    } else {
+    if (rc)
+        ps_reply_internal(svc, op->iq);
+    else
         ps_reply_raw(svc, op->iq, b.data, b.len);
-    }
     ps_buf_free(&b);
     ps_op_free(op);
 }
@@ -98,10 +83,9 @@ int ps_h_items(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     int rc = ps_check_items(n, req->from_bare, req->from, req->subid, err);
     if (rc)
         return rc;
-    ps_op_t *op = ps_op_new(svc, req);
+    ps_op_t *op = ps_op_on_node(svc, req, n);
     if (!op)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
     store_items_query_t q = {0};
     if (op->req.n_item_ids) {
         q.ids = op->req.item_ids;
@@ -162,11 +146,8 @@ static void subs_bare_cb(void *ctx, store_err_t e, const store_sub_t *subs, size
             e = STORE_EDB;
         }
     }
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-        ps_op_free(op);
+    if (ps_op_store_failed(op, e))
         return;
-    }
     op->scratch = ps; /* released in subs_full_cb (not by free()) */
     char full[3 * JID_PART_MAX + 3];
     if (jid_normalize(op->req.from, full, sizeof full) < 0 ||

@@ -42,19 +42,15 @@ static void create_cb(void *ctx, store_err_t e, const store_node_t *node)
     if (ps_op_orphaned(op))
         return;
     ps_service_t *svc = op->svc;
-    if (e) {
+    if (e)
         ps_svc_owned_add(svc, op->req.from_bare, -1);
-        ps_reply_store_error(svc, op->iq, e);
-        ps_op_free(op);
+    if (ps_op_store_failed(op, e))
         return;
-    }
     ps_nodex_t *nx = ps_svc_add_node(svc, PS_SCOPE_SERVICE, op->name, node->id, &op->cfg,
                                      op->req.from_bare, op->req.from_bare, node->created_us);
     if (!nx) {
-        xerr_spec_t err;
         hlog_error(SUBJ, "node %s committed but not added to the model (out of memory)", op->name);
-        ps_err(&err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-        ps_reply_error(svc, op->iq, &err);
+        ps_reply_internal(svc, op->iq);
         ps_op_free(op);
         return;
     }
@@ -109,12 +105,8 @@ static xmpp_stanza_t *config_reply(ps_service_t *svc, const char *verb, const ch
 {
     xmpp_stanza_t *inner;
     xmpp_stanza_t *ps = ps_pubsub_el(svc, NS_PUBSUB_OWNER, verb, node, &inner);
-    xmpp_stanza_t *x = ps ? ps_config_to_form(svc->ctx, cfg, "form") : NULL;
-    if (!x || xmpp_stanza_add_child_ex(inner, x, 0) != XMPP_EOK) {
-        if (x)
-            xmpp_stanza_release(x);
-        if (ps)
-            xmpp_stanza_release(ps);
+    if (ps && ps_adopt(inner, ps_config_to_form(svc->ctx, cfg, "form")) < 0) {
+        xmpp_stanza_release(ps);
         return NULL;
     }
     return ps;
@@ -126,20 +118,13 @@ int ps_h_configure_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     int rc = ps_check_owner(n, req->from_bare, err);
     if (rc)
         return rc;
-    xmpp_stanza_t *ps = config_reply(svc, "configure", req->node, ps_node_config(n));
-    if (!ps)
-        return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    ps_reply_result(svc, req->iq, ps);
-    return 0;
+    return ps_answer(svc, req->iq, config_reply(svc, "configure", req->node, ps_node_config(n)),
+                     err);
 }
 
 int ps_h_default(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
 {
-    xmpp_stanza_t *ps = config_reply(svc, "default", NULL, &svc->defaults.node);
-    if (!ps)
-        return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    ps_reply_result(svc, req->iq, ps);
-    return 0;
+    return ps_answer(svc, req->iq, config_reply(svc, "default", NULL, &svc->defaults.node), err);
 }
 
 /* Whether an entity with affiliation `a` may stay subscribed under
@@ -219,17 +204,12 @@ static void configure_cb(void *ctx, store_err_t e, const store_node_t *node)
 {
     (void)node;
     ps_op_t *op = ctx;
-    if (ps_op_orphaned(op))
+    if (ps_op_orphaned(op) || ps_op_store_failed(op, e))
         return;
-    ps_service_t *svc = op->svc;
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-    } else {
-        if (op->nx->node && ps_node_set_config(op->nx->node, &op->cfg) < 0)
-            hlog_error(SUBJ, "out of memory applying the configuration of %s", op->req.node);
-        ps_reply_result(svc, op->iq, NULL);
-        prune_subscriptions(svc, op->nx, NULL);
-    }
+    if (op->nx->node && ps_node_set_config(op->nx->node, &op->cfg) < 0)
+        hlog_error(SUBJ, "out of memory applying the configuration of %s", op->req.node);
+    ps_reply_result(op->svc, op->iq, NULL);
+    prune_subscriptions(op->svc, op->nx, NULL);
     ps_op_free(op);
 }
 
@@ -249,14 +229,13 @@ int ps_h_configure_set(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     if (ps_config_copy(&cfg, ps_node_config(n)) < 0)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
     rc = ps_config_apply_form(&cfg, &svc->defaults, req->form, err);
-    ps_op_t *op = rc ? NULL : ps_op_new(svc, req);
+    ps_op_t *op = rc ? NULL : ps_op_on_node(svc, req, n);
     if (!op) {
         ps_config_clear(&cfg);
         return rc ? rc : ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
     }
     op->cfg = cfg;
     op->has_cfg = true;
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
     store_node_config_t sc;
     const char *extra[2];
     ps_cfg_to_store(svc, &cfg, &sc, extra);
@@ -270,14 +249,9 @@ static void delete_cb(void *ctx, store_err_t e, int64_t value)
 {
     (void)value;
     ps_op_t *op = ctx;
-    if (ps_op_orphaned(op))
+    if (ps_op_orphaned(op) || ps_op_store_failed(op, e))
         return;
     ps_service_t *svc = op->svc;
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-        ps_op_free(op);
-        return;
-    }
     ps_nodex_t *nx = op->nx;
     ps_reply_result(svc, op->iq, NULL);
     if (nx->node) {
@@ -285,12 +259,9 @@ static void delete_cb(void *ctx, store_err_t e, int64_t value)
         /* The walk opens before the node leaves the model: the subscribers
          * at deletion time are notified (§8.4.2). */
         if (cfg->notify_delete && cfg->deliver_notifications) {
-            ps_notif_opts_t o;
-            char prefix[PS_ID_LEN + 4];
-            ps_svc_notif_opts(svc, cfg, &o, prefix);
-            ps_notif_t *n = ps_notif_delete(&o, op->req.node, op->req.redirect_uri);
-            ps_svc_fanout(svc, nx, n);
-            ps_notif_unref(n);
+            ps_svc_notif_opts_t buf;
+            const ps_notif_opts_t *o = ps_svc_notif_opts(svc, cfg, &buf);
+            ps_svc_fanout(svc, nx, ps_notif_delete(o, op->req.node, op->req.redirect_uri));
         }
         hlog_info(SUBJ, "node %s deleted by %s", op->req.node, op->req.from_bare);
         ps_svc_remove_node(svc, nx);
@@ -304,10 +275,9 @@ int ps_h_delete(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     int rc = ps_check_owner(n, req->from_bare, err);
     if (rc)
         return rc;
-    ps_op_t *op = ps_op_new(svc, req);
+    ps_op_t *op = ps_op_on_node(svc, req, n);
     if (!op)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
     store_node_delete(svc->store, op->nx->id, delete_cb, op);
     return 0;
 }
@@ -316,14 +286,9 @@ static void purge_cb(void *ctx, store_err_t e, int64_t value)
 {
     (void)value;
     ps_op_t *op = ctx;
-    if (ps_op_orphaned(op))
+    if (ps_op_orphaned(op) || ps_op_store_failed(op, e))
         return;
     ps_service_t *svc = op->svc;
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-        ps_op_free(op);
-        return;
-    }
     ps_nodex_t *nx = op->nx;
     nx->gen++;
     ps_reply_result(svc, op->iq, NULL);
@@ -331,12 +296,9 @@ static void purge_cb(void *ctx, store_err_t e, int64_t value)
         const ps_node_config_t *cfg = ps_node_config(nx->node);
         /* pubsub#notify_retract also governs purges (node_config.h). */
         if (cfg->notify_retract && cfg->deliver_notifications) {
-            ps_notif_opts_t o;
-            char prefix[PS_ID_LEN + 4];
-            ps_svc_notif_opts(svc, cfg, &o, prefix);
-            ps_notif_t *n = ps_notif_purge(&o, op->req.node);
-            ps_svc_fanout(svc, nx, n);
-            ps_notif_unref(n);
+            ps_svc_notif_opts_t buf;
+            const ps_notif_opts_t *o = ps_svc_notif_opts(svc, cfg, &buf);
+            ps_svc_fanout(svc, nx, ps_notif_purge(o, op->req.node));
         }
     }
     ps_op_free(op);
@@ -348,10 +310,9 @@ int ps_h_purge(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     int rc = ps_check_purge(n, req->from_bare, err);
     if (rc)
         return rc;
-    ps_op_t *op = ps_op_new(svc, req);
+    ps_op_t *op = ps_op_on_node(svc, req, n);
     if (!op)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
     store_item_purge(svc->store, op->nx->id, purge_cb, op);
     return 0;
 }
@@ -402,6 +363,30 @@ struct aff_write {
     size_t idx;
 };
 
+/* An op for `count` such writes (in op->scratch) answered by the last
+ * one. NULL on OOM. */
+static ps_op_t *changes_op(ps_service_t *svc, ps_request_t *req, ps_node_t *n, size_t count)
+{
+    struct aff_write *w = calloc(count, sizeof *w);
+    ps_op_t *op = w ? ps_op_on_node(svc, req, n) : NULL;
+    if (!op) {
+        free(w);
+        return NULL;
+    }
+    op->scratch = w;
+    op->pending = (int)count;
+    return op;
+}
+
+/* One write of a change list ended: the last one answers. */
+static void change_written(ps_op_t *op, store_err_t e)
+{
+    if (!ps_op_last_write(op, e) || ps_op_store_failed(op, (store_err_t)op->failed))
+        return;
+    ps_reply_result(op->svc, op->iq, NULL);
+    ps_op_free(op);
+}
+
 static void aff_set_cb(void *ctx, store_err_t e, int64_t value)
 {
     (void)value;
@@ -414,17 +399,7 @@ static void aff_set_cb(void *ctx, store_err_t e, int64_t value)
         else
             prune_subscriptions(op->svc, op->nx, ch->jid);
     }
-    if (e && !op->failed)
-        op->failed = (int)e;
-    if (--op->pending > 0)
-        return;
-    if (ps_op_orphaned(op))
-        return;
-    if (op->failed)
-        ps_reply_store_error(op->svc, op->iq, (store_err_t)op->failed);
-    else
-        ps_reply_result(op->svc, op->iq, NULL);
-    ps_op_free(op);
+    change_written(op, e);
 }
 
 int ps_h_owner_affs_set(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
@@ -443,17 +418,12 @@ int ps_h_owner_affs_set(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     }
     if (owners == 0)
         return ps_err(err, XERR_NOT_ACCEPTABLE, NULL, "a node must keep an owner");
-    struct aff_write *w = calloc(req->n_aff_changes, sizeof *w);
-    ps_op_t *op = w ? ps_op_new(svc, req) : NULL;
-    if (!op) {
-        free(w);
+    ps_op_t *op = changes_op(svc, req, n, req->n_aff_changes);
+    if (!op)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    }
-    op->scratch = w;
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
+    struct aff_write *w = op->scratch;
     /* One write per change, submitted together: they commit in one
      * transaction batch and their callbacks fire in this order. */
-    op->pending = (int)op->req.n_aff_changes;
     for (size_t i = 0; i < op->req.n_aff_changes; i++) {
         w[i] = (struct aff_write){op, i};
         store_aff_set(svc->store, op->nx->id, op->req.aff_changes[i].jid,
@@ -533,17 +503,7 @@ static void sub_set_cb(void *ctx, store_err_t e, int64_t value)
         if (r < 0)
             hlog_error(SUBJ, "out of memory applying the subscription of %s", ch->jid);
     }
-    if (e && !op->failed)
-        op->failed = (int)e;
-    if (--op->pending > 0)
-        return;
-    if (ps_op_orphaned(op))
-        return;
-    if (op->failed)
-        ps_reply_store_error(op->svc, op->iq, (store_err_t)op->failed);
-    else
-        ps_reply_result(op->svc, op->iq, NULL);
-    ps_op_free(op);
+    change_written(op, e);
 }
 
 int ps_h_owner_subs_set(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
@@ -560,15 +520,10 @@ int ps_h_owner_subs_set(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
         ps_reply_result(svc, req->iq, NULL);
         return 0;
     }
-    struct aff_write *w = calloc(changes, sizeof *w);
-    ps_op_t *op = w ? ps_op_new(svc, req) : NULL;
-    if (!op) {
-        free(w);
+    ps_op_t *op = changes_op(svc, req, n, changes);
+    if (!op)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    }
-    op->scratch = w;
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
-    op->pending = (int)changes;
+    struct aff_write *w = op->scratch;
     size_t k = 0;
     for (size_t i = 0; i < op->req.n_sub_changes; i++) {
         const ps_sub_change_t *ch = &op->req.sub_changes[i];

@@ -66,14 +66,12 @@ static void deliver(ps_service_t *svc, ps_op_t *op)
     const ps_node_config_t *cfg = ps_node_config(nx->node);
     if (!cfg->deliver_notifications)
         return;
-    ps_notif_opts_t o;
-    char prefix[PS_ID_LEN + 4];
-    ps_svc_notif_opts(svc, cfg, &o, prefix);
+    ps_svc_notif_opts_t buf;
+    const ps_notif_opts_t *o = ps_svc_notif_opts(svc, cfg, &buf);
     bool with_payload = cfg->deliver_payloads && op->has_payload;
-    ps_notif_t *n = ps_notif_items(&o, ps_node_name(nx->node), op->name,
-                                   with_payload ? op->payload.data : NULL, op->payload.len, NULL);
-    ps_svc_fanout(svc, nx, n);
-    ps_notif_unref(n);
+    ps_svc_fanout(svc, nx,
+                  ps_notif_items(o, ps_node_name(nx->node), op->name,
+                                 with_payload ? op->payload.data : NULL, op->payload.len, NULL));
 }
 
 static void reply_published(ps_service_t *svc, ps_op_t *op)
@@ -95,16 +93,11 @@ static void publish_cb(void *ctx, store_err_t e, int64_t seq)
 {
     (void)seq;
     ps_op_t *op = ctx;
-    if (ps_op_orphaned(op))
+    if (ps_op_orphaned(op) || ps_op_store_failed(op, e))
         return;
-    ps_service_t *svc = op->svc;
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-    } else {
-        op->nx->gen++;
-        reply_published(svc, op);
-        deliver(svc, op);
-    }
+    op->nx->gen++;
+    reply_published(op->svc, op);
+    deliver(op->svc, op);
     ps_op_free(op);
 }
 
@@ -232,11 +225,7 @@ static void retract_cb(void *ctx, store_err_t e, int64_t value)
     struct retract_write *w = ctx;
     ps_op_t *op = w->op;
     w->ok = e == STORE_OK;
-    if (e && !op->failed)
-        op->failed = (int)e;
-    if (--op->pending > 0)
-        return;
-    if (ps_op_orphaned(op))
+    if (!ps_op_last_write(op, e))
         return;
     ps_service_t *svc = op->svc;
     struct retract_write *all = op->scratch;
@@ -255,12 +244,9 @@ static void retract_cb(void *ctx, store_err_t e, int64_t value)
     if (n && nx->node) {
         const ps_node_config_t *cfg = ps_node_config(nx->node);
         if ((op->req.notify || cfg->notify_retract) && cfg->deliver_notifications) {
-            ps_notif_opts_t o;
-            char prefix[PS_ID_LEN + 4];
-            ps_svc_notif_opts(svc, cfg, &o, prefix);
-            ps_notif_t *nt = ps_notif_retract(&o, ps_node_name(nx->node), ids, n);
-            ps_svc_fanout(svc, nx, nt);
-            ps_notif_unref(nt);
+            ps_svc_notif_opts_t buf;
+            const ps_notif_opts_t *o = ps_svc_notif_opts(svc, cfg, &buf);
+            ps_svc_fanout(svc, nx, ps_notif_retract(o, ps_node_name(nx->node), ids, n));
         }
     }
     ps_op_free(op);
@@ -271,16 +257,11 @@ static void retract_cb(void *ctx, store_err_t e, int64_t value)
 static void retract_read_cb(void *ctx, store_err_t e, const store_item_t *items, size_t n)
 {
     ps_op_t *op = ctx;
-    if (ps_op_orphaned(op))
+    if (ps_op_orphaned(op) || ps_op_store_failed(op, e))
         return;
     ps_service_t *svc = op->svc;
     xerr_spec_t err;
     int rc = 0;
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-        ps_op_free(op);
-        return;
-    }
     if (!op->nx->node || n < op->req.n_item_ids)
         rc = ps_err(&err, XERR_ITEM_NOT_FOUND, NULL, NULL);
     for (size_t i = 0; !rc && i < n; i++)
@@ -308,10 +289,9 @@ int ps_h_retract(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     int rc = ps_check_retract(n, req->from_bare, NULL, err);
     if (rc)
         return rc;
-    ps_op_t *op = ps_op_new(svc, req);
+    ps_op_t *op = ps_op_on_node(svc, req, n);
     if (!op)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
     store_items_query_t q = {.ids = op->req.item_ids, .nids = op->req.n_item_ids, .ids_only = true};
     store_items_get(svc->store, op->nx->id, &q, retract_read_cb, op);
     return 0;

@@ -51,15 +51,14 @@ static void last_item_cb(void *ctx, store_err_t e, const store_item_t *items, si
     if (!e && n == 1 && nx->node && nx->gen == op->gen &&
         ps_node_subscription(nx->node, op->req.jid, NULL) == PS_SUB_SUBSCRIBED) {
         const ps_node_config_t *cfg = ps_node_config(nx->node);
-        ps_notif_opts_t o;
-        char prefix[PS_ID_LEN + 4], stamp[21];
+        ps_svc_notif_opts_t buf;
+        char stamp[21];
         const char *payload = cfg->deliver_payloads ? items[0].payload : NULL;
-        ps_svc_notif_opts(svc, cfg, &o, prefix);
+        const ps_notif_opts_t *o = ps_svc_notif_opts(svc, cfg, &buf);
         ps_datetime(items[0].updated_us, stamp);
-        ps_notif_t *nt = ps_notif_items(&o, ps_node_name(nx->node), items[0].item_id, payload,
-                                        payload ? strlen(payload) : 0, stamp);
-        ps_svc_fanout_one(svc, nx, op->req.jid, nt);
-        ps_notif_unref(nt);
+        ps_svc_fanout_one(svc, nx, op->req.jid,
+                          ps_notif_items(o, ps_node_name(nx->node), items[0].item_id, payload,
+                                         payload ? strlen(payload) : 0, stamp));
     }
     ps_op_free(op);
 }
@@ -68,15 +67,10 @@ static void subscribe_cb(void *ctx, store_err_t e, int64_t seq)
 {
     (void)seq;
     ps_op_t *op = ctx;
-    if (ps_op_orphaned(op))
+    if (ps_op_orphaned(op) || ps_op_store_failed(op, e))
         return;
     ps_service_t *svc = op->svc;
     ps_nodex_t *nx = op->nx;
-    if (e) {
-        ps_reply_store_error(svc, op->iq, e);
-        ps_op_free(op);
-        return;
-    }
     if (nx->node && ps_node_subscribe(nx->node, op->req.jid, PS_SUB_SUBSCRIBED, 0) < 0)
         hlog_error(SUBJ, "out of memory adding the subscription of %s to %s", op->req.jid,
                    op->req.node);
@@ -103,16 +97,11 @@ int ps_h_subscribe(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     if (cur == PS_SUB_SUBSCRIBED) {
         /* §6.1.6: already subscribed: the current state, nothing written
          * (and no last item again). */
-        xmpp_stanza_t *ps = subscription_el(svc, req->node, req->jid, cur);
-        if (!ps)
-            return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-        ps_reply_result(svc, req->iq, ps);
-        return 0;
+        return ps_answer(svc, req->iq, subscription_el(svc, req->node, req->jid, cur), err);
     }
-    ps_op_t *op = ps_op_new(svc, req);
+    ps_op_t *op = ps_op_on_node(svc, req, n);
     if (!op)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
     store_sub_set(svc->store, op->nx->id, op->req.jid, "", STORE_SUB_SUBSCRIBED, NULL, 0,
                   subscribe_cb, op);
     return 0;
@@ -149,10 +138,9 @@ int ps_h_unsubscribe(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     int rc = ps_check_unsubscribe(n, req->from_bare, req->jid, req->subid, err);
     if (rc)
         return rc;
-    ps_op_t *op = ps_op_new(svc, req);
+    ps_op_t *op = ps_op_on_node(svc, req, n);
     if (!op)
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
     store_sub_delete(svc->store, op->nx->id, op->req.jid, NULL, unsubscribe_cb, op);
     return 0;
 }

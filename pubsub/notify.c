@@ -35,21 +35,6 @@ static const char *restored_attr_prefix(const char *el_ns, const char *el_name,
     return NULL;
 }
 
-/* Writes ` prefix:name='value'` (prefix includes its colon, or is NULL). */
-static int append_qattr(ps_buf_t *out, const char *prefix, const char *name, const char *value)
-{
-    return (ps_buf_append(out, " ", 1) < 0 || (prefix && ps_buf_append_str(out, prefix) < 0) ||
-            ps_buf_append_str(out, name) < 0 || ps_buf_append(out, "='", 2) < 0 ||
-            ps_buf_append_attr(out, value, strlen(value)) < 0 || ps_buf_append(out, "'", 1) < 0)
-               ? -1
-               : 0;
-}
-
-static int append_attr(ps_buf_t *out, const char *name, const char *value)
-{
-    return append_qattr(out, NULL, name, value);
-}
-
 static int append_open_tag(ps_buf_t *out, xmpp_stanza_t *el, const char *parent_ns)
 {
     const char *name = xmpp_stanza_get_name(el);
@@ -84,9 +69,9 @@ static int append_open_tag(ps_buf_t *out, xmpp_stanza_t *el, const char *parent_
                 continue;
             const char *prefix = restored_attr_prefix(ns, name, attrs[i]);
             if (prefix && prefix[0] == 't' && !thr_declared++)
-                rc = append_qattr(out, "xmlns:", "thr", NS_ATOM_THREAD);
+                rc = ps_buf_append_attribute(out, "xmlns:", "thr", NS_ATOM_THREAD);
             if (rc == 0)
-                rc = append_qattr(out, prefix, attrs[i], attrs[i + 1]);
+                rc = ps_buf_append_attribute(out, prefix, attrs[i], attrs[i + 1]);
         }
         if (attrs != small)
             free(attrs);
@@ -186,8 +171,9 @@ static ps_notif_t *assemble(const ps_notif_opts_t *opts, const ps_buf_t *body,
 {
     ps_buf_t head = {0}, mid = {0}, tail = {0};
     ps_notif_t *n = NULL;
-    if (ps_buf_append_str(&head, "<message") < 0 || append_attr(&head, "from", opts->service) < 0 ||
-        (opts->msg_type && append_attr(&head, "type", opts->msg_type) < 0) ||
+    if (ps_buf_append_str(&head, "<message") < 0 ||
+        ps_buf_append_attribute(&head, NULL, "from", opts->service) < 0 ||
+        (opts->msg_type && ps_buf_append_attribute(&head, NULL, "type", opts->msg_type) < 0) ||
         ps_buf_append_str(&head, " to='") < 0)
         goto done;
     if (ps_buf_append_str(&mid, "' id='") < 0 ||
@@ -195,9 +181,9 @@ static ps_notif_t *assemble(const ps_notif_opts_t *opts, const ps_buf_t *body,
         goto done;
     if (ps_buf_append_str(&tail, "'>") < 0 || ps_buf_append(&tail, body->data, body->len) < 0)
         goto done;
-    if (delay_stamp &&
-        (ps_buf_append_str(&tail, "<delay xmlns='" NS_DELAY "'") < 0 ||
-         append_attr(&tail, "stamp", delay_stamp) < 0 || ps_buf_append_str(&tail, "/>") < 0))
+    if (delay_stamp && (ps_buf_append_str(&tail, "<delay xmlns='" NS_DELAY "'") < 0 ||
+                        ps_buf_append_attribute(&tail, NULL, "stamp", delay_stamp) < 0 ||
+                        ps_buf_append_str(&tail, "/>") < 0))
         goto done;
     if (ps_buf_append_str(&tail, "</message>") < 0)
         goto done;
@@ -230,13 +216,14 @@ ps_notif_t *ps_notif_items(const ps_notif_opts_t *opts, const char *node, const 
     ps_buf_t b = {0};
     ps_notif_t *n = NULL;
     if (open_event(&b) < 0 || ps_buf_append_str(&b, "<items") < 0 ||
-        append_attr(&b, "node", node) < 0)
+        ps_buf_append_attribute(&b, NULL, "node", node) < 0)
         goto done;
     if (!item_id) {
         if (ps_buf_append_str(&b, "/>") < 0)
             goto done;
     } else {
-        if (ps_buf_append_str(&b, "><item") < 0 || append_attr(&b, "id", item_id) < 0)
+        if (ps_buf_append_str(&b, "><item") < 0 ||
+            ps_buf_append_attribute(&b, NULL, "id", item_id) < 0)
             goto done;
         if (payload) {
             if (ps_buf_append(&b, ">", 1) < 0 || ps_buf_append(&b, payload, payload_len) < 0 ||
@@ -262,10 +249,11 @@ ps_notif_t *ps_notif_retract(const ps_notif_opts_t *opts, const char *node,
     ps_buf_t b = {0};
     ps_notif_t *n = NULL;
     if (count == 0 || open_event(&b) < 0 || ps_buf_append_str(&b, "<items") < 0 ||
-        append_attr(&b, "node", node) < 0 || ps_buf_append(&b, ">", 1) < 0)
+        ps_buf_append_attribute(&b, NULL, "node", node) < 0 || ps_buf_append(&b, ">", 1) < 0)
         goto done;
     for (size_t i = 0; i < count; i++)
-        if (ps_buf_append_str(&b, "<retract") < 0 || append_attr(&b, "id", item_ids[i]) < 0 ||
+        if (ps_buf_append_str(&b, "<retract") < 0 ||
+            ps_buf_append_attribute(&b, NULL, "id", item_ids[i]) < 0 ||
             ps_buf_append_str(&b, "/>") < 0)
             goto done;
     if (ps_buf_append_str(&b, "</items></event>") < 0)
@@ -281,7 +269,8 @@ ps_notif_t *ps_notif_purge(const ps_notif_opts_t *opts, const char *node)
     ps_buf_t b = {0};
     ps_notif_t *n = NULL;
     if (open_event(&b) == 0 && ps_buf_append_str(&b, "<purge") == 0 &&
-        append_attr(&b, "node", node) == 0 && ps_buf_append_str(&b, "/></event>") == 0)
+        ps_buf_append_attribute(&b, NULL, "node", node) == 0 &&
+        ps_buf_append_str(&b, "/></event>") == 0)
         n = assemble(opts, &b, NULL);
     ps_buf_free(&b);
     return n;
@@ -292,10 +281,11 @@ ps_notif_t *ps_notif_delete(const ps_notif_opts_t *opts, const char *node, const
     ps_buf_t b = {0};
     ps_notif_t *n = NULL;
     if (open_event(&b) < 0 || ps_buf_append_str(&b, "<delete") < 0 ||
-        append_attr(&b, "node", node) < 0)
+        ps_buf_append_attribute(&b, NULL, "node", node) < 0)
         goto done;
     if (redirect_uri) {
-        if (ps_buf_append_str(&b, "><redirect") < 0 || append_attr(&b, "uri", redirect_uri) < 0 ||
+        if (ps_buf_append_str(&b, "><redirect") < 0 ||
+            ps_buf_append_attribute(&b, NULL, "uri", redirect_uri) < 0 ||
             ps_buf_append_str(&b, "/></delete>") < 0)
             goto done;
     } else if (ps_buf_append_str(&b, "/>") < 0) {

@@ -316,27 +316,18 @@ static void rl_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
     ps_rl_sweep(svc->rl, ev_now(loop));
 }
 
-static int parse_enum(const char *v, const char *(*name)(int), int n, int *out)
+/* An enumerated default (*out is kept when `v` is absent). Only the
+ * first two values of each, the ones this version implements. */
+static int enum_default(const char *key, const char *v, const char *(*name_at)(int), int *out,
+                        char *err, size_t errlen)
 {
-    for (int i = 0; i < n; i++)
-        if (v && name(i) && strcmp(v, name(i)) == 0) {
-            *out = i;
-            return 0;
-        }
-    return -1;
-}
-
-static const char *access_name(int i)
-{
-    return ps_access_model_name((ps_access_model_t)i);
-}
-static const char *publish_name(int i)
-{
-    return ps_publish_model_name((ps_publish_model_t)i);
-}
-static const char *send_last_name(int i)
-{
-    return ps_send_last_name((ps_send_last_t)i);
+    int i = v ? ps_enum_of(v, name_at, 2, -1) : *out;
+    if (i < 0) {
+        snprintf(err, errlen, "pubsub.%s: %s is not supported", key, v);
+        return -1;
+    }
+    *out = i;
+    return 0;
 }
 
 /* cfg->pubsub -> defaults; zeros (keys the table does not know yet)
@@ -365,32 +356,18 @@ static int set_defaults(ps_service_t *svc, const herald_config_t *cfg, char *err
                                        : (uint32_t)p->default_max_payload_size;
     if (d->node.max_payload_size > d->max_payload_limit)
         d->node.max_payload_size = d->max_payload_limit;
-    int v;
-    if (p->default_access_model) {
-        /* Only the models this version implements. */
-        if (parse_enum(p->default_access_model, access_name, 2, &v) < 0) {
-            snprintf(err, errlen, "pubsub.default_access_model: %s is not supported",
-                     p->default_access_model);
-            return -1;
-        }
-        d->node.access = (ps_access_model_t)v;
-    }
-    if (p->default_publish_model) {
-        if (parse_enum(p->default_publish_model, publish_name, 2, &v) < 0) {
-            snprintf(err, errlen, "pubsub.default_publish_model: %s is not supported",
-                     p->default_publish_model);
-            return -1;
-        }
-        d->node.publish = (ps_publish_model_t)v;
-    }
-    if (p->default_send_last_published_item) {
-        if (parse_enum(p->default_send_last_published_item, send_last_name, 2, &v) < 0) {
-            snprintf(err, errlen, "pubsub.default_send_last_published_item: %s is not supported",
-                     p->default_send_last_published_item);
-            return -1;
-        }
-        d->node.send_last = (ps_send_last_t)v;
-    }
+    int access = (int)d->node.access, publish = (int)d->node.publish;
+    int send_last = (int)d->node.send_last;
+    if (enum_default("default_access_model", p->default_access_model, ps_access_name_at, &access,
+                     err, errlen) < 0 ||
+        enum_default("default_publish_model", p->default_publish_model, ps_publish_name_at,
+                     &publish, err, errlen) < 0 ||
+        enum_default("default_send_last_published_item", p->default_send_last_published_item,
+                     ps_send_last_name_at, &send_last, err, errlen) < 0)
+        return -1;
+    d->node.access = (ps_access_model_t)access;
+    d->node.publish = (ps_publish_model_t)publish;
+    d->node.send_last = (ps_send_last_t)send_last;
     /* The booleans have no "unset" value: before the YAML table knew them
      * they read false, so all-false means "not configured". */
     if (p->default_persist_items || p->default_deliver_payloads || p->default_notify_retract ||
@@ -595,18 +572,7 @@ void ps_service_free(ps_service_t *svc)
                   svc->n_ops == 1 ? "" : "s");
     /* Jobs pin nodes of the model: the engine goes first. */
     ps_fo_free(svc->fo);
-    if (svc->nodex) {
-        for (size_t i = 0; i < ps_strmap_count(svc->nodex); i++) {
-            void *v;
-            ps_strmap_at(svc->nodex, i, NULL, NULL, &v);
-            ps_nodex_t *nx = v;
-            nx->node = NULL;
-            ps_nx_unref(nx);
-        }
-        ps_strmap_free(svc->nodex);
-    }
-    ps_strmap_free(svc->owned);
-    ps_model_free(svc->model);
+    ps_svc_free_model(svc);
     ps_rl_free(svc->rl);
     ps_config_defaults_clear(&svc->defaults);
     free(svc->domain);

@@ -26,6 +26,7 @@
 #include "pubsub/ratelimit.h"
 #include "pubsub/request.h"
 #include "pubsub/service.h"
+#include "pubsub/stanza.h"
 #include "pubsub/strmap.h"
 #include "storage/store.h"
 
@@ -140,6 +141,9 @@ ps_nodex_t *ps_svc_add_node(ps_service_t *svc, const char *scope, const char *na
 void ps_svc_remove_node(ps_service_t *svc, ps_nodex_t *nx);
 /* Drops every node (a failed load starts over). */
 void ps_svc_clear_model(ps_service_t *svc);
+/* Frees the model and the records beside it (ps_service_free, and
+ * ps_svc_clear_model before it makes new ones). */
+void ps_svc_free_model(ps_service_t *svc);
 
 /* Nodes created (or being created) by a bare JID, for
  * pubsub.max_nodes_per_owner. */
@@ -149,16 +153,30 @@ void ps_svc_owned_add(ps_service_t *svc, const char *bare, int delta);
 /* Ops. ps_op_new moves *req into the op (leaving *req empty) and takes a
  * reference on its IQ; NULL on OOM (*req untouched). */
 ps_op_t *ps_op_new(ps_service_t *svc, ps_request_t *req);
+/* ps_op_new for a request on node `n` (of the model): op->nx is set. */
+ps_op_t *ps_op_on_node(ps_service_t *svc, ps_request_t *req, ps_node_t *n);
 void ps_op_free(ps_op_t *op);
 /* At the top of each store callback: true when the service is gone (the
  * op has then been freed and the callback must return). */
 bool ps_op_orphaned(ps_op_t *op);
+/* Next in a store callback that answers only on success: true when `e`
+ * is an error (then answered, the op freed: the callback must return). */
+bool ps_op_store_failed(ps_op_t *op, store_err_t e);
+/* In the callback of one of op->pending writes: records the first
+ * failure in op->failed and returns true for the last write when the
+ * service is still there (the callback then answers and frees the op). */
+bool ps_op_last_write(ps_op_t *op, store_err_t e);
 
 /* Replies (each sends exactly one stanza for `iq`). */
 void ps_reply_error(ps_service_t *svc, xmpp_stanza_t *iq, const xerr_spec_t *spec);
 void ps_reply_store_error(ps_service_t *svc, xmpp_stanza_t *iq, store_err_t err);
+/* internal-server-error (out of memory building the answer). */
+void ps_reply_internal(ps_service_t *svc, xmpp_stanza_t *iq);
 /* Result with an optional child (taken over, may be NULL). */
 void ps_reply_result(ps_service_t *svc, xmpp_stanza_t *iq, xmpp_stanza_t *child);
+/* For a handler answering at once with `child` (taken over): 0, or when
+ * building it failed (NULL) internal-server-error in *err. */
+int ps_answer(ps_service_t *svc, xmpp_stanza_t *iq, xmpp_stanza_t *child, xerr_spec_t *err);
 /* Result whose child is already serialized XML (`body`, len bytes; may be
  * empty): the way large replies (items) avoid re-parsing stored payloads.
  * Sent on the link the requester's stanzas use. */
@@ -167,20 +185,21 @@ void ps_reply_raw(ps_service_t *svc, xmpp_stanza_t *iq, const char *body, size_t
  * returns its code. */
 int ps_store_xerr(store_err_t e, xerr_spec_t *err);
 
-/* Stanza building; each returns NULL on OOM. ps_el_add returns the child
- * borrowed from `parent`. */
-xmpp_stanza_t *ps_el(xmpp_ctx_t *ctx, const char *name, const char *ns);
-xmpp_stanza_t *ps_el_add(xmpp_stanza_t *parent, const char *name);
-/* <pubsub xmlns=ns><name node=node/></pubsub>, *inner set to <name/>. */
+/* <pubsub xmlns=ns><name node=node/></pubsub>, *inner set to <name/>;
+ * NULL on OOM. (Other elements: pubsub/stanza.h.) */
 xmpp_stanza_t *ps_pubsub_el(ps_service_t *svc, const char *ns, const char *name, const char *node,
                             xmpp_stanza_t **inner);
 
 /* Notifications: options for a node (message type from its config, a
- * fresh id prefix in `prefix`). */
-void ps_svc_notif_opts(ps_service_t *svc, const ps_node_config_t *cfg, ps_notif_opts_t *o,
-                       char prefix[PS_ID_LEN + 4]);
-/* Queues `n` (the caller keeps its reference) for the node's subscribers,
- * or for one recipient. Failures are logged. */
+ * fresh id prefix), kept in *buf. */
+typedef struct {
+    ps_notif_opts_t o;
+    char prefix[PS_ID_LEN + 4];
+} ps_svc_notif_opts_t;
+const ps_notif_opts_t *ps_svc_notif_opts(ps_service_t *svc, const ps_node_config_t *cfg,
+                                         ps_svc_notif_opts_t *buf);
+/* Queues `n` (taken over; NULL: building it failed) for the node's
+ * subscribers, or for one recipient. Failures are logged. */
 void ps_svc_fanout(ps_service_t *svc, ps_nodex_t *nx, ps_notif_t *n);
 void ps_svc_fanout_one(ps_service_t *svc, ps_nodex_t *nx, const char *to, ps_notif_t *n);
 
@@ -193,6 +212,12 @@ int ps_cfg_from_store(ps_service_t *svc, const store_node_config_t *s, ps_node_c
  * `extra` is storage for the extra pairs (at least 2 entries). */
 void ps_cfg_to_store(ps_service_t *svc, const ps_node_config_t *c, store_node_config_t *out,
                      const char *extra[2]);
+/* Index of `v` among the names of an enumeration's first `n` values
+ * (name_at(i), adapters of node_config.h's names below), or `dflt`. */
+int ps_enum_of(const char *v, const char *(*name_at)(int), int n, int dflt);
+const char *ps_access_name_at(int i);
+const char *ps_publish_name_at(int i);
+const char *ps_send_last_name_at(int i);
 ps_affiliation_t ps_aff_from_store(store_aff_t a);
 store_aff_t ps_aff_to_store(ps_affiliation_t a);
 /* XEP-0082 DateTime of a Unix time in microseconds (21 bytes). */

@@ -37,27 +37,27 @@ _Static_assert((int)STORE_SUB_NONE == (int)PS_SUB_NONE &&
 
 /* ---- conversions ------------------------------------------------------ */
 
-static int enum_of(const char *v, const char *(*name)(int), int n, int dflt)
+int ps_enum_of(const char *v, const char *(*name_at)(int), int n, int dflt)
 {
     for (int i = 0; i < n; i++)
-        if (v && strcmp(v, name(i)) == 0)
+        if (v && name_at(i) && strcmp(v, name_at(i)) == 0)
             return i;
     return dflt;
 }
 
-static const char *access_n(int i)
+const char *ps_access_name_at(int i)
 {
     return ps_access_model_name((ps_access_model_t)i);
 }
-static const char *publish_n(int i)
+const char *ps_publish_name_at(int i)
 {
     return ps_publish_model_name((ps_publish_model_t)i);
 }
-static const char *send_last_n(int i)
+const char *ps_send_last_name_at(int i)
 {
     return ps_send_last_name((ps_send_last_t)i);
 }
-static const char *notif_n(int i)
+static const char *notif_type_name_at(int i)
 {
     return ps_notification_type_name((ps_notification_type_t)i);
 }
@@ -84,10 +84,12 @@ int ps_cfg_from_store(ps_service_t *svc, const store_node_config_t *s, ps_node_c
         .deliver_notifications = s->deliver_notifications,
         .notify_retract = s->notify_retract,
         .notify_delete = s->notify_delete,
-        .send_last = (ps_send_last_t)enum_of(s->send_last_published_item, send_last_n, 3, 0),
-        .access = (ps_access_model_t)enum_of(s->access_model, access_n, 5, 0),
-        .publish = (ps_publish_model_t)enum_of(s->publish_model, publish_n, 3, 0),
-        .notification_type = (ps_notification_type_t)enum_of(s->notification_type, notif_n, 2, 0),
+        .send_last =
+            (ps_send_last_t)ps_enum_of(s->send_last_published_item, ps_send_last_name_at, 3, 0),
+        .access = (ps_access_model_t)ps_enum_of(s->access_model, ps_access_name_at, 5, 0),
+        .publish = (ps_publish_model_t)ps_enum_of(s->publish_model, ps_publish_name_at, 3, 0),
+        .notification_type =
+            (ps_notification_type_t)ps_enum_of(s->notification_type, notif_type_name_at, 2, 0),
     };
     if (s->max_items == STORE_MAX_ITEMS_MAX || extra_says_max(s))
         c.max_items = PS_MAX_ITEMS_MAX;
@@ -232,6 +234,31 @@ static void part_end(struct node_load *nl, bool live)
     }
 }
 
+/* At the top of a part's callback: true when the load was abandoned
+ * meanwhile (the part has then ended). */
+static bool part_abandoned(struct node_load *nl)
+{
+    struct ps_load *ld = nl->ld;
+    ld->outstanding--;
+    if (ld->svc)
+        return false;
+    part_end(nl, false);
+    abandoned(ld);
+    return true;
+}
+
+/* A part's last page came (or an error, which fails the whole load). */
+static void part_done(struct node_load *nl, store_err_t err)
+{
+    struct ps_load *ld = nl->ld;
+    if (err) {
+        part_end(nl, false);
+        fail(ld, err);
+        return;
+    }
+    part_end(nl, true);
+}
+
 static void subs_cb(void *ctx, store_err_t err, const store_sub_t *subs, size_t n);
 
 static void request_subs(struct node_load *nl)
@@ -245,13 +272,8 @@ static void request_subs(struct node_load *nl)
 static void subs_cb(void *ctx, store_err_t err, const store_sub_t *subs, size_t n)
 {
     struct node_load *nl = ctx;
-    struct ps_load *ld = nl->ld;
-    ld->outstanding--;
-    if (!ld->svc) {
-        part_end(nl, false);
-        abandoned(ld);
+    if (part_abandoned(nl))
         return;
-    }
     for (size_t i = 0; !err && i < n; i++) {
         uint64_t subid = 0;
         if (subs[i].state == STORE_SUB_NONE)
@@ -260,7 +282,7 @@ static void subs_cb(void *ctx, store_err_t err, const store_sub_t *subs, size_t 
             ps_subid_parse(subs[i].subid, &subid);
         if (ps_node_subscribe(nl->nx->node, subs[i].jid, (ps_sub_state_t)subs[i].state, subid) < 0)
             err = STORE_EDB;
-        ld->n_subs++;
+        nl->ld->n_subs++;
     }
     if (!err && n == SUB_PAGE) {
         char *j = strdup(subs[n - 1].jid), *s = strdup(subs[n - 1].subid ? subs[n - 1].subid : "");
@@ -274,36 +296,21 @@ static void subs_cb(void *ctx, store_err_t err, const store_sub_t *subs, size_t 
         }
         err = STORE_EDB;
     }
-    if (err) {
-        part_end(nl, false);
-        fail(ld, err);
-        return;
-    }
-    part_end(nl, true);
+    part_done(nl, err);
 }
 
 static void affs_cb(void *ctx, store_err_t err, const store_aff_entry_t *affs, size_t n)
 {
     struct node_load *nl = ctx;
-    struct ps_load *ld = nl->ld;
-    ld->outstanding--;
-    if (!ld->svc) {
-        part_end(nl, false);
-        abandoned(ld);
+    if (part_abandoned(nl))
         return;
-    }
     for (size_t i = 0; !err && i < n; i++) {
         ps_affiliation_t a = ps_aff_from_store(affs[i].aff);
         if (a != PS_AFF_NONE && ps_node_set_affiliation(nl->nx->node, affs[i].jid, a) < 0)
             err = STORE_EDB;
-        ld->n_affs++;
+        nl->ld->n_affs++;
     }
-    if (err) {
-        part_end(nl, false);
-        fail(ld, err);
-        return;
-    }
-    part_end(nl, true);
+    part_done(nl, err);
 }
 
 static void nodes_cb(void *ctx, store_err_t err, const store_node_t *nodes, size_t n);

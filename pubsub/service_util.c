@@ -95,9 +95,10 @@ void ps_svc_remove_node(ps_service_t *svc, ps_nodex_t *nx)
     ps_nx_unref(nx);
 }
 
-void ps_svc_clear_model(ps_service_t *svc)
+void ps_svc_free_model(ps_service_t *svc)
 {
-    for (size_t i = 0; i < ps_strmap_count(svc->nodex); i++) {
+    /* Requests in flight keep their nodex, which now says "deleted". */
+    for (size_t i = 0; svc->nodex && i < ps_strmap_count(svc->nodex); i++) {
         void *v;
         ps_strmap_at(svc->nodex, i, NULL, NULL, &v);
         ps_nodex_t *nx = v;
@@ -107,6 +108,11 @@ void ps_svc_clear_model(ps_service_t *svc)
     ps_strmap_free(svc->nodex);
     ps_strmap_free(svc->owned);
     ps_model_free(svc->model);
+}
+
+void ps_svc_clear_model(ps_service_t *svc)
+{
+    ps_svc_free_model(svc);
     svc->nodex = ps_strmap_new();
     svc->owned = ps_strmap_new();
     svc->model = ps_model_new();
@@ -164,12 +170,38 @@ void ps_op_free(ps_op_t *op)
     free(op);
 }
 
+ps_op_t *ps_op_on_node(ps_service_t *svc, ps_request_t *req, ps_node_t *n)
+{
+    ps_op_t *op = ps_op_new(svc, req);
+    if (op)
+        op->nx = ps_nx_ref(ps_svc_nodex(svc, n));
+    return op;
+}
+
 bool ps_op_orphaned(ps_op_t *op)
 {
     if (op->svc)
         return false;
     ps_op_free(op);
     return true;
+}
+
+bool ps_op_store_failed(ps_op_t *op, store_err_t e)
+{
+    if (!e)
+        return false;
+    ps_reply_store_error(op->svc, op->iq, e);
+    ps_op_free(op);
+    return true;
+}
+
+bool ps_op_last_write(ps_op_t *op, store_err_t e)
+{
+    if (e && !op->failed)
+        op->failed = (int)e;
+    if (--op->pending > 0)
+        return false;
+    return !ps_op_orphaned(op);
 }
 
 /* ---- replies ---------------------------------------------------------- */
@@ -212,33 +244,36 @@ void ps_reply_store_error(ps_service_t *svc, xmpp_stanza_t *iq, store_err_t e)
     ps_reply_error(svc, iq, &err);
 }
 
+void ps_reply_internal(ps_service_t *svc, xmpp_stanza_t *iq)
+{
+    xerr_spec_t err = {.cond = XERR_INTERNAL_SERVER_ERROR};
+    ps_reply_error(svc, iq, &err);
+}
+
 void ps_reply_result(ps_service_t *svc, xmpp_stanza_t *iq, xmpp_stanza_t *child)
 {
     xmpp_stanza_t *res = router_iq_result(svc->router, iq);
-    if (res && child && xmpp_stanza_add_child_ex(res, child, 0) != XMPP_EOK) {
+    if (!res && child) {
         xmpp_stanza_release(child);
+    } else if (child && ps_adopt(res, child) < 0) {
         xmpp_stanza_release(res);
         res = NULL;
-    } else if (!res && child) {
-        xmpp_stanza_release(child);
     }
     if (!res) {
-        xerr_spec_t err = {.cond = XERR_INTERNAL_SERVER_ERROR};
         hlog_error(SUBJ, "out of memory building a result");
-        ps_reply_error(svc, iq, &err);
+        ps_reply_internal(svc, iq);
         return;
     }
     router_send(svc->router, res);
     xmpp_stanza_release(res);
 }
 
-static int append_attr(ps_buf_t *b, const char *name, const char *v)
+int ps_answer(ps_service_t *svc, xmpp_stanza_t *iq, xmpp_stanza_t *child, xerr_spec_t *err)
 {
-    return ps_buf_append_str(b, " ") < 0 || ps_buf_append_str(b, name) < 0 ||
-                   ps_buf_append_str(b, "='") < 0 || ps_buf_append_attr(b, v, strlen(v)) < 0 ||
-                   ps_buf_append_str(b, "'") < 0
-               ? -1
-               : 0;
+    if (!child)
+        return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
+    ps_reply_result(svc, iq, child);
+    return 0;
 }
 
 void ps_reply_raw(ps_service_t *svc, xmpp_stanza_t *iq, const char *body, size_t len)
@@ -249,42 +284,17 @@ void ps_reply_raw(ps_service_t *svc, xmpp_stanza_t *iq, const char *body, size_t
     if (!from || !id) /* the router never hands those over */
         return;
     int rc = ps_buf_reserve(&b, len + 256) < 0 || ps_buf_append_str(&b, "<iq type='result'") < 0 ||
-             append_attr(&b, "to", from) < 0 || (to && append_attr(&b, "from", to) < 0) ||
-             append_attr(&b, "id", id) < 0 || ps_buf_append_str(&b, ">") < 0 ||
+             ps_buf_append_attribute(&b, NULL, "to", from) < 0 ||
+             (to && ps_buf_append_attribute(&b, NULL, "from", to) < 0) ||
+             ps_buf_append_attribute(&b, NULL, "id", id) < 0 || ps_buf_append_str(&b, ">") < 0 ||
              ps_buf_append(&b, body, len) < 0 || ps_buf_append_str(&b, "</iq>") < 0;
     if (rc) {
-        xerr_spec_t err = {.cond = XERR_INTERNAL_SERVER_ERROR};
         ps_buf_free(&b);
-        ps_reply_error(svc, iq, &err);
+        ps_reply_internal(svc, iq);
         return;
     }
     component_send_raw_to(svc->comp, from, b.data, b.len);
     ps_buf_free(&b);
-}
-
-xmpp_stanza_t *ps_el(xmpp_ctx_t *ctx, const char *name, const char *ns)
-{
-    xmpp_stanza_t *e = xmpp_stanza_new(ctx);
-    if (!e)
-        return NULL;
-    if (xmpp_stanza_set_name(e, name) != XMPP_EOK ||
-        (ns && xmpp_stanza_set_ns(e, ns) != XMPP_EOK)) {
-        xmpp_stanza_release(e);
-        return NULL;
-    }
-    return e;
-}
-
-xmpp_stanza_t *ps_el_add(xmpp_stanza_t *parent, const char *name)
-{
-    if (!parent)
-        return NULL;
-    xmpp_stanza_t *e = ps_el(xmpp_stanza_get_context(parent), name, NULL);
-    if (e && xmpp_stanza_add_child_ex(parent, e, 0) != XMPP_EOK) {
-        xmpp_stanza_release(e);
-        return NULL;
-    }
-    return e;
 }
 
 xmpp_stanza_t *ps_pubsub_el(ps_service_t *svc, const char *ns, const char *name, const char *node,
@@ -304,27 +314,28 @@ xmpp_stanza_t *ps_pubsub_el(ps_service_t *svc, const char *ns, const char *name,
 
 /* ---- notifications ---------------------------------------------------- */
 
-void ps_svc_notif_opts(ps_service_t *svc, const ps_node_config_t *cfg, ps_notif_opts_t *o,
-                       char prefix[PS_ID_LEN + 4])
+const ps_notif_opts_t *ps_svc_notif_opts(ps_service_t *svc, const ps_node_config_t *cfg,
+                                         ps_svc_notif_opts_t *buf)
 {
-    ps_ids_next(&svc->ids, ps_ids_now_us(), prefix);
-    strcat(prefix, "-");
-    o->service = svc->domain;
+    ps_ids_next(&svc->ids, ps_ids_now_us(), buf->prefix);
+    strcat(buf->prefix, "-");
+    buf->o.service = svc->domain;
     /* "normal" is the default message type: omitting it says the same. */
-    o->msg_type = cfg->notification_type == PS_NOTIF_HEADLINE ? "headline" : NULL;
-    o->id_prefix = prefix;
+    buf->o.msg_type = cfg->notification_type == PS_NOTIF_HEADLINE ? "headline" : NULL;
+    buf->o.id_prefix = buf->prefix;
+    return &buf->o;
 }
 
 void ps_svc_fanout(ps_service_t *svc, ps_nodex_t *nx, ps_notif_t *n)
 {
-    if (!n || !nx->node) {
-        if (!n)
-            hlog_error(SUBJ, "out of memory building a notification: not sent");
+    if (!n) {
+        hlog_error(SUBJ, "out of memory building a notification: not sent");
         return;
     }
-    if (ps_fo_node(svc->fo, nx, nx->node, n) < 0)
+    if (nx->node && ps_fo_node(svc->fo, nx, nx->node, n) < 0)
         hlog_error(SUBJ, "out of memory queueing a notification for %s: not sent",
                    ps_node_name(nx->node));
+    ps_notif_unref(n);
 }
 
 void ps_svc_fanout_one(ps_service_t *svc, ps_nodex_t *nx, const char *to, ps_notif_t *n)
@@ -335,4 +346,5 @@ void ps_svc_fanout_one(ps_service_t *svc, ps_nodex_t *nx, const char *to, ps_not
     }
     if (ps_fo_one(svc->fo, nx, to, n) < 0)
         hlog_error(SUBJ, "out of memory queueing a notification to %s: not sent", to);
+    ps_notif_unref(n);
 }

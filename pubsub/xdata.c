@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "component/ns.h"
+#include "pubsub/stanza.h"
 
 static int is_elem(xmpp_stanza_t *s, const char *name)
 {
@@ -98,32 +99,10 @@ int ps_xdata_form_type(xmpp_stanza_t *x, char **out)
     return 0;
 }
 
-static xmpp_stanza_t *new_elem(xmpp_ctx_t *ctx, const char *name)
-{
-    xmpp_stanza_t *e = xmpp_stanza_new(ctx);
-    if (e && xmpp_stanza_set_name(e, name) != XMPP_EOK) {
-        xmpp_stanza_release(e);
-        return NULL;
-    }
-    return e;
-}
-
-/* Adds `child` to `parent`, taking the caller's reference either way. */
-static int adopt(xmpp_stanza_t *parent, xmpp_stanza_t *child)
-{
-    if (!child)
-        return -1;
-    if (xmpp_stanza_add_child_ex(parent, child, 0) != XMPP_EOK) {
-        xmpp_stanza_release(child);
-        return -1;
-    }
-    return 0;
-}
-
 /* <name>text</name> */
 static xmpp_stanza_t *text_elem(xmpp_ctx_t *ctx, const char *name, const char *text)
 {
-    xmpp_stanza_t *e = new_elem(ctx, name);
+    xmpp_stanza_t *e = ps_el(ctx, name, NULL);
     if (!e)
         return NULL;
     if (!*text)
@@ -133,7 +112,7 @@ static xmpp_stanza_t *text_elem(xmpp_ctx_t *ctx, const char *name, const char *t
         xmpp_stanza_release(t);
         t = NULL;
     }
-    if (adopt(e, t) < 0) {
+    if (ps_adopt(e, t) < 0) {
         xmpp_stanza_release(e);
         return NULL;
     }
@@ -142,11 +121,10 @@ static xmpp_stanza_t *text_elem(xmpp_ctx_t *ctx, const char *name, const char *t
 
 xmpp_stanza_t *ps_xdata_new(xmpp_ctx_t *ctx, const char *type, const char *form_type)
 {
-    xmpp_stanza_t *x = new_elem(ctx, "x");
+    xmpp_stanza_t *x = ps_el(ctx, "x", NS_DATA_FORMS);
     if (!x)
         return NULL;
-    if (xmpp_stanza_set_ns(x, NS_DATA_FORMS) != XMPP_EOK ||
-        xmpp_stanza_set_type(x, type) != XMPP_EOK ||
+    if (xmpp_stanza_set_type(x, type) != XMPP_EOK ||
         (form_type && ps_xdata_add(x, "FORM_TYPE", "hidden", NULL, form_type) < 0)) {
         xmpp_stanza_release(x);
         return NULL;
@@ -159,7 +137,7 @@ int ps_xdata_add_field(xmpp_stanza_t *x, const char *var, const char *type, cons
                        int n_options)
 {
     xmpp_ctx_t *ctx = xmpp_stanza_get_context(x);
-    xmpp_stanza_t *f = new_elem(ctx, "field");
+    xmpp_stanza_t *f = ps_el(ctx, "field", NULL);
     if (!f)
         return -1;
     if (xmpp_stanza_set_attribute(f, "var", var) != XMPP_EOK ||
@@ -167,15 +145,15 @@ int ps_xdata_add_field(xmpp_stanza_t *x, const char *var, const char *type, cons
         (label && xmpp_stanza_set_attribute(f, "label", label) != XMPP_EOK))
         goto fail;
     for (int i = 0; i < n_options; i++) {
-        xmpp_stanza_t *o = new_elem(ctx, "option");
+        xmpp_stanza_t *o = ps_el(ctx, "option", NULL);
         /* o is adopted first so that a failure below frees it with f. */
-        if (adopt(f, o) < 0 || adopt(o, text_elem(ctx, "value", options[i])) < 0)
+        if (ps_adopt(f, o) < 0 || ps_adopt(o, text_elem(ctx, "value", options[i])) < 0)
             goto fail;
     }
     for (int i = 0; i < n_values; i++)
-        if (adopt(f, text_elem(ctx, "value", values[i])) < 0)
+        if (ps_adopt(f, text_elem(ctx, "value", values[i])) < 0)
             goto fail;
-    return adopt(x, f);
+    return ps_adopt(x, f);
 fail:
     xmpp_stanza_release(f);
     return -1;

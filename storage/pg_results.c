@@ -20,6 +20,28 @@ void retry_or_fail(sopq_t *keep, sop_t *op, store_err_t err)
         q_push(keep, op);
 }
 
+/* Finishes every op of a list (linked through op->next) with `err`. */
+static void finish_all(sop_t *op, store_err_t err)
+{
+    while (op) {
+        sop_t *next = op->next;
+        store_finish(op, err);
+        op = next;
+    }
+}
+
+/* A segment left its connection (its Sync came back, or the connection
+ * was lost): the pool no longer waits on it. */
+static void seg_retired(store_t *st, seg_t *s)
+{
+    if (st->write_seg == s) /* only ever a SEG_WRITE */
+        st->write_seg = NULL;
+    if (s->kind == SEG_REGISTER)
+        st->registering = false;
+    else if (s->kind == SEG_RESOLVE)
+        st->resolving = false;
+}
+
 /* ---- pool events from pg_conn.c ---- */
 
 static void set_up(store_t *st, bool up)
@@ -88,11 +110,7 @@ static void commit_done(store_t *st, seg_t *s)
         st->write_seg = NULL; /* the next transaction may go on another connection */
     sop_t *op = s->ops;
     s->ops = NULL;
-    while (op) {
-        sop_t *next = op->next;
-        store_finish(op, STORE_OK);
-        op = next;
-    }
+    finish_all(op, STORE_OK);
 }
 
 static void resolve_done(store_t *st, const PGresult *r)
@@ -106,11 +124,7 @@ static void resolve_done(store_t *st, const PGresult *r)
         hlog_error(STORE_SUBJ, "writer row %lld vanished: outcome of batch %lld unknown",
                    (long long)st->writer_id, (long long)batch);
         st->writer_id = 0; /* register again */
-        while (op) {
-            sop_t *next = op->next;
-            store_finish(op, STORE_EUNCERTAIN);
-            op = next;
-        }
+        finish_all(op, STORE_EUNCERTAIN);
         return;
     }
     bool committed = pg_i64(r, 0, 0) >= batch;
@@ -202,6 +216,7 @@ void pool_slot_result(pgc_t *c, seg_t *s, slot_t *slot, PGresult *r)
 void pool_seg_synced(pgc_t *c, seg_t *s)
 {
     store_t *st = c->st;
+    seg_retired(st, s);
     switch (s->kind) {
     case SEG_READ: {
         sop_t *op = s->ops;
@@ -218,8 +233,6 @@ void pool_seg_synced(pgc_t *c, seg_t *s)
         break;
     }
     case SEG_WRITE:
-        if (st->write_seg == s)
-            st->write_seg = NULL;
         if (!s->committed) {
             sopq_t keep = {0};
             write_rolled_back(s, &keep);
@@ -231,11 +244,7 @@ void pool_seg_synced(pgc_t *c, seg_t *s)
         }
         break;
     case SEG_REGISTER:
-        st->registering = false;
-        break;
     case SEG_RESOLVE:
-        st->resolving = false;
-        break;
     case SEG_SETUP:
         break;
     }
@@ -268,14 +277,13 @@ void pool_conn_lost(pgc_t *c, seg_t *segs, bool was_ready)
     while (segs) {
         seg_t *s = segs;
         segs = s->next;
+        seg_retired(st, s);
         switch (s->kind) {
         case SEG_READ:
             retry_or_fail(&reads, s->ops, STORE_EUNAVAILABLE);
             s->ops = NULL;
             break;
         case SEG_WRITE:
-            if (st->write_seg == s)
-                st->write_seg = NULL;
             if (s->committed) {
                 break;
             } else if (s->failed) {
@@ -295,11 +303,7 @@ void pool_conn_lost(pgc_t *c, seg_t *segs, bool was_ready)
             }
             break;
         case SEG_REGISTER:
-            st->registering = false;
-            break;
         case SEG_RESOLVE:
-            st->resolving = false;
-            break;
         case SEG_SETUP:
             break;
         }

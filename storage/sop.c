@@ -227,6 +227,19 @@ const char *pg_str(const PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
+const char *st_enum_name(const char *const *names, size_t n, unsigned v)
+{
+    return v < n ? names[v] : names[0];
+}
+
+unsigned st_enum_parse(const char *const *names, size_t n, const char *s)
+{
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (unsigned)i;
+    return 0;
+}
+
 static void done_finish(sop_t *op, store_err_t err)
 {
     int64_t value = 0;

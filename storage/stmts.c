@@ -23,15 +23,32 @@
     "notify_delete, send_last_published_item, access_model, publish_model, "  \
     "notification_type, " JSONB_KV("extra")
 
+#define NODE_SELECT "SELECT " NODE_COLS " FROM nodes"
+
 #define AFF_COLS "a.node_id, n.owner_jid, n.name, a.jid, a.affiliation"
+#define AFF_SELECT                                                             \
+    "SELECT " AFF_COLS " FROM affiliations a JOIN nodes n ON n.id = a.node_id"
 
 #define SUB_COLS                                                               \
     "s.node_id, n.owner_jid, n.name, s.jid, s.subid, s.state, "               \
     JSONB_KV("s.options") ", s.changed_seq"
+#define SUB_SELECT                                                             \
+    "SELECT " SUB_COLS " FROM subscriptions s JOIN nodes n ON n.id = s.node_id"
 
 #define ITEM_COLS(payload)                                                     \
     "item_id, publisher, " payload ", " EPOCH_US("created_at") ", "           \
     EPOCH_US("updated_at") ", seq"
+/* $1 node, $2 seq upper bound (exclusive), $3 lower bound (exclusive),
+ * $4 limit (NULL = all) */
+#define ITEMS_RANGE(payload)                                                   \
+    "SELECT " ITEM_COLS(payload) " FROM items"                                \
+    " WHERE node_id = $1 AND seq < $2 AND seq > $3 ORDER BY seq DESC LIMIT $4"
+
+/* Bumps the node's version, which also locks it against a concurrent
+ * delete: no node, no row in n. */
+#define NODE_BUMP(returning)                                                   \
+    "WITH n AS (UPDATE nodes SET version = version + 1 WHERE id = $1"         \
+    "  RETURNING " returning "),"
 
 const stmt_def_t stmt_defs[STMT__COUNT] = {
     /* $1 owner, $2 name, $3 creator, $4..$18 configuration (see
@@ -51,7 +68,7 @@ const stmt_def_t stmt_defs[STMT__COUNT] = {
         " SELECT " NODE_COLS " FROM n", true},
     [STMT_NODE_DELETE] = {"h_node_delete", "DELETE FROM nodes WHERE id = $1", true},
     [STMT_NODE_GET] = {"h_node_get",
-        "SELECT " NODE_COLS " FROM nodes WHERE owner_jid = $1 AND name = $2", true},
+        NODE_SELECT " WHERE owner_jid = $1 AND name = $2", true},
     /* $1 id, $2..$16 configuration */
     [STMT_NODE_CONFIGURE] = {"h_node_configure",
         "UPDATE nodes SET title = $2, description = $3, payload_type = $4,"
@@ -64,35 +81,28 @@ const stmt_def_t stmt_defs[STMT__COUNT] = {
         " WHERE id = $1 RETURNING " NODE_COLS, true},
     /* $1 owner, $2 after name, $3 limit (NULL = all) */
     [STMT_NODE_LIST] = {"h_node_list",
-        "SELECT " NODE_COLS " FROM nodes WHERE owner_jid = $1 AND name > $2"
-        " ORDER BY name LIMIT $3", true},
+        NODE_SELECT " WHERE owner_jid = $1 AND name > $2 ORDER BY name LIMIT $3", true},
     [STMT_NODE_LIST_ALL] = {"h_node_list_all",
-        "SELECT " NODE_COLS " FROM nodes WHERE id > $1 ORDER BY id LIMIT $2", true},
+        NODE_SELECT " WHERE id > $1 ORDER BY id LIMIT $2", true},
 
-    /* The node row is updated first: it bumps the version and locks the
-     * node against a concurrent delete. No node, no row. */
+    /* The node row is updated first (NODE_BUMP). No node, no row. */
     [STMT_AFF_SET] = {"h_aff_set",
-        "WITH n AS (UPDATE nodes SET version = version + 1 WHERE id = $1"
-        "  RETURNING id, version),"
+        NODE_BUMP("id, version")
         " a AS (INSERT INTO affiliations (node_id, jid, affiliation)"
         "  SELECT id, $2::text, $3::text FROM n"
         "  ON CONFLICT (node_id, jid) DO UPDATE SET affiliation = EXCLUDED.affiliation)"
         " SELECT version FROM n", true},
     [STMT_AFF_DELETE] = {"h_aff_delete",
-        "WITH n AS (UPDATE nodes SET version = version + 1 WHERE id = $1"
-        "  RETURNING version),"
+        NODE_BUMP("version")
         " d AS (DELETE FROM affiliations WHERE node_id = $1 AND jid = $2)"
         " SELECT version FROM n", true},
     [STMT_AFF_GET] = {"h_aff_get",
-        "SELECT " AFF_COLS " FROM affiliations a JOIN nodes n ON n.id = a.node_id"
-        " WHERE a.node_id = $1 AND a.jid = $2", true},
+        AFF_SELECT " WHERE a.node_id = $1 AND a.jid = $2", true},
     [STMT_AFF_LIST_NODE] = {"h_aff_list_node",
-        "SELECT " AFF_COLS " FROM affiliations a JOIN nodes n ON n.id = a.node_id"
-        " WHERE a.node_id = $1 ORDER BY a.jid", true},
+        AFF_SELECT " WHERE a.node_id = $1 ORDER BY a.jid", true},
     /* $1 owner, $2 jid */
     [STMT_AFF_LIST_JID] = {"h_aff_list_jid",
-        "SELECT " AFF_COLS " FROM affiliations a JOIN nodes n ON n.id = a.node_id"
-        " WHERE a.jid = $2 AND n.owner_jid = $1 ORDER BY n.name", true},
+        AFF_SELECT " WHERE a.jid = $2 AND n.owner_jid = $1 ORDER BY n.name", true},
 
     /* $1 node, $2 jid, $3 subid, $4 state, $5 options text[] */
     [STMT_SUB_SET] = {"h_sub_set",
@@ -109,17 +119,14 @@ const stmt_def_t stmt_defs[STMT__COUNT] = {
         "DELETE FROM subscriptions WHERE node_id = $1 AND jid = $2", true},
     /* $1 node, $2 limit */
     [STMT_SUB_LIST_NODE] = {"h_sub_list_node",
-        "SELECT " SUB_COLS " FROM subscriptions s JOIN nodes n ON n.id = s.node_id"
-        " WHERE s.node_id = $1 ORDER BY s.jid, s.subid LIMIT $2", true},
+        SUB_SELECT " WHERE s.node_id = $1 ORDER BY s.jid, s.subid LIMIT $2", true},
     /* $1 node, $2 after jid, $3 after subid, $4 limit */
     [STMT_SUB_LIST_NODE_AFTER] = {"h_sub_list_node_after",
-        "SELECT " SUB_COLS " FROM subscriptions s JOIN nodes n ON n.id = s.node_id"
-        " WHERE s.node_id = $1 AND (s.jid, s.subid) > ($2::text, $3::text)"
+        SUB_SELECT " WHERE s.node_id = $1 AND (s.jid, s.subid) > ($2::text, $3::text)"
         " ORDER BY s.jid, s.subid LIMIT $4", true},
     /* $1 owner, $2 jid */
     [STMT_SUB_LIST_JID] = {"h_sub_list_jid",
-        "SELECT " SUB_COLS " FROM subscriptions s JOIN nodes n ON n.id = s.node_id"
-        " WHERE s.jid = $2 AND n.owner_jid = $1 ORDER BY n.name, s.subid", true},
+        SUB_SELECT " WHERE s.jid = $2 AND n.owner_jid = $1 ORDER BY n.name, s.subid", true},
 
     /* $1 node, $2 item id, $3 publisher, $4 payload. No node, no row. A
      * republished item moves to the newest position (new seq). */
@@ -144,16 +151,8 @@ const stmt_def_t stmt_defs[STMT__COUNT] = {
     [STMT_ITEM_RETRACT] = {"h_item_retract",
         "DELETE FROM items WHERE node_id = $1 AND item_id = $2", true},
     [STMT_ITEM_PURGE] = {"h_item_purge", "DELETE FROM items WHERE node_id = $1", true},
-    /* $1 node, $2 seq upper bound (exclusive), $3 lower bound (exclusive),
-     * $4 limit (NULL = all) */
-    [STMT_ITEMS_RANGE] = {"h_items_range",
-        "SELECT " ITEM_COLS("payload") " FROM items"
-        " WHERE node_id = $1 AND seq < $2 AND seq > $3 ORDER BY seq DESC LIMIT $4",
-        true},
-    [STMT_ITEMS_RANGE_IDS] = {"h_items_range_ids",
-        "SELECT " ITEM_COLS("NULL::text") " FROM items"
-        " WHERE node_id = $1 AND seq < $2 AND seq > $3 ORDER BY seq DESC LIMIT $4",
-        true},
+    [STMT_ITEMS_RANGE] = {"h_items_range", ITEMS_RANGE("payload"), true},
+    [STMT_ITEMS_RANGE_IDS] = {"h_items_range_ids", ITEMS_RANGE("NULL::text"), true},
     /* $1 node, $2 ids text[], $3 ids only */
     [STMT_ITEMS_BY_ID] = {"h_items_by_id",
         "SELECT " ITEM_COLS("CASE WHEN $3::bool THEN NULL ELSE payload END")

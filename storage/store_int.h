@@ -195,6 +195,10 @@ int64_t pg_i64(const PGresult *r, int row, int col);
 bool pg_bool(const PGresult *r, int row, int col);
 /* NULL for SQL NULL. */
 const char *pg_str(const PGresult *r, int row, int col);
+/* Enumerations stored as text, names[0] being "none": the name of value
+ * v (names[0] out of range), and the value of a name (0 if unknown). */
+const char *st_enum_name(const char *const *names, size_t n, unsigned v);
+unsigned st_enum_parse(const char *const *names, size_t n, const char *s);
 
 /* Finishing ops whose callback is a store_done_cb. */
 typedef enum {

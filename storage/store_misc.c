@@ -1,21 +1,8 @@
 /* Presence subscriptions and the caps cache. */
 #include "storage/store_int.h"
 
-void store_presence_add(store_t *st, const char *local_jid, const char *contact,
-                        store_done_cb cb, void *ctx)
-{
-    sop_t *op = sop_new_done(st, DONE_COUNT, cb, ctx);
-    if (!local_jid || !contact) {
-        store_reject(op, STORE_EINVAL);
-        return;
-    }
-    sop_stmt(op, STMT_PRES_ADD);
-    sop_param(op, local_jid);
-    sop_param(op, contact);
-    store_submit(op);
-}
-
-void store_presence_remove(store_t *st, const char *local_jid, const char *contact,
+/* Adding and removing take the same parameters. */
+static void presence_write(store_t *st, stmt_id_t id, const char *local_jid, const char *contact,
                            store_done_cb cb, void *ctx)
 {
     sop_t *op = sop_new_done(st, DONE_COUNT, cb, ctx);
@@ -23,10 +10,22 @@ void store_presence_remove(store_t *st, const char *local_jid, const char *conta
         store_reject(op, STORE_EINVAL);
         return;
     }
-    sop_stmt(op, STMT_PRES_REMOVE);
+    sop_stmt(op, id);
     sop_param(op, local_jid);
     sop_param(op, contact);
     store_submit(op);
+}
+
+void store_presence_add(store_t *st, const char *local_jid, const char *contact,
+                        store_done_cb cb, void *ctx)
+{
+    presence_write(st, STMT_PRES_ADD, local_jid, contact, cb, ctx);
+}
+
+void store_presence_remove(store_t *st, const char *local_jid, const char *contact,
+                           store_done_cb cb, void *ctx)
+{
+    presence_write(st, STMT_PRES_REMOVE, local_jid, contact, cb, ctx);
 }
 
 static void presences_finish(sop_t *op, store_err_t err)

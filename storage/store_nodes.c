@@ -182,17 +182,11 @@ static const char *const aff_names[] = {
     [STORE_AFF_OUTCAST] = "outcast",
 };
 
+#define N_AFF_NAMES (sizeof aff_names / sizeof aff_names[0])
+
 const char *store_aff_name(store_aff_t aff)
 {
-    return (unsigned)aff < sizeof aff_names / sizeof aff_names[0] ? aff_names[aff] : "none";
-}
-
-static store_aff_t aff_parse(const char *s)
-{
-    for (size_t i = 1; i < sizeof aff_names / sizeof aff_names[0]; i++)
-        if (strcmp(s, aff_names[i]) == 0)
-            return (store_aff_t)i;
-    return STORE_AFF_NONE;
+    return st_enum_name(aff_names, N_AFF_NAMES, (unsigned)aff);
 }
 
 static void affs_finish(sop_t *op, store_err_t err)
@@ -205,7 +199,7 @@ static void affs_finish(sop_t *op, store_err_t err)
         v[i].node_owner = PQgetvalue(r, i, 1);
         v[i].node_name = PQgetvalue(r, i, 2);
         v[i].jid = PQgetvalue(r, i, 3);
-        v[i].aff = aff_parse(PQgetvalue(r, i, 4));
+        v[i].aff = (store_aff_t)st_enum_parse(aff_names, N_AFF_NAMES, PQgetvalue(r, i, 4));
     }
     op->cb.affs(op->ctx, err, v, (size_t)n);
 }

@@ -1,8 +1,6 @@
 /* Subscriptions. */
 #include "storage/store_int.h"
 
-#include <string.h>
-
 static const char *const state_names[] = {
     [STORE_SUB_NONE] = "none",
     [STORE_SUB_PENDING] = "pending",
@@ -10,17 +8,11 @@ static const char *const state_names[] = {
     [STORE_SUB_SUBSCRIBED] = "subscribed",
 };
 
+#define N_STATE_NAMES (sizeof state_names / sizeof state_names[0])
+
 const char *store_sub_state_name(store_sub_state_t s)
 {
-    return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "none";
-}
-
-static store_sub_state_t state_parse(const char *s)
-{
-    for (size_t i = 1; i < sizeof state_names / sizeof state_names[0]; i++)
-        if (strcmp(s, state_names[i]) == 0)
-            return (store_sub_state_t)i;
-    return STORE_SUB_NONE;
+    return st_enum_name(state_names, N_STATE_NAMES, (unsigned)s);
 }
 
 /* Columns of SUB_COLS in stmts.c. */
@@ -35,7 +27,8 @@ static void subs_finish(sop_t *op, store_err_t err)
         v[i].node_name = PQgetvalue(r, i, 2);
         v[i].jid = PQgetvalue(r, i, 3);
         v[i].subid = PQgetvalue(r, i, 4);
-        v[i].state = state_parse(PQgetvalue(r, i, 5));
+        v[i].state =
+            (store_sub_state_t)st_enum_parse(state_names, N_STATE_NAMES, PQgetvalue(r, i, 5));
         v[i].options = sop_parse_array(op, PQgetvalue(r, i, 6), &v[i].noptions);
         v[i].changed_seq = pg_i64(r, i, 7);
     }

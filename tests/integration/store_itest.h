@@ -222,13 +222,28 @@ static inline void t_done_cb(void *ctx, store_err_t err, int64_t value)
     r->value = value;
 }
 
-static inline void t_node_cb(void *ctx, store_err_t err, const store_node_t *n)
+/* What every callback below records first; `text` starts empty. */
+static inline t_res_t *t_capture(void *ctx, store_err_t err)
 {
     t_res_t *r = ctx;
     t_note_callback();
     r->calls++;
     r->err = err;
     r->text[0] = '\0';
+    return r;
+}
+
+/* The same for a callback with `n` rows. */
+static inline t_res_t *t_capture_rows(void *ctx, store_err_t err, size_t n)
+{
+    t_res_t *r = t_capture(ctx, err);
+    r->n = n;
+    return r;
+}
+
+static inline void t_node_cb(void *ctx, store_err_t err, const store_node_t *n)
+{
+    t_res_t *r = t_capture(ctx, err);
     if (!n)
         return;
     r->id = n->id;
@@ -245,12 +260,7 @@ static inline void t_node_cb(void *ctx, store_err_t err, const store_node_t *n)
 
 static inline void t_nodes_cb(void *ctx, store_err_t err, const store_node_t *v, size_t n)
 {
-    t_res_t *r = ctx;
-    t_note_callback();
-    r->calls++;
-    r->err = err;
-    r->n = n;
-    r->text[0] = '\0';
+    t_res_t *r = t_capture_rows(ctx, err, n);
     for (size_t i = 0; i < n; i++)
         t_append(r, "%s%s/%s", i ? "," : "", v[i].owner, v[i].name);
     if (n)
@@ -259,12 +269,7 @@ static inline void t_nodes_cb(void *ctx, store_err_t err, const store_node_t *v,
 
 static inline void t_affs_cb(void *ctx, store_err_t err, const store_aff_entry_t *v, size_t n)
 {
-    t_res_t *r = ctx;
-    t_note_callback();
-    r->calls++;
-    r->err = err;
-    r->n = n;
-    r->text[0] = '\0';
+    t_res_t *r = t_capture_rows(ctx, err, n);
     for (size_t i = 0; i < n; i++)
         t_append(r, "%s%s:%s=%s", i ? "," : "", v[i].node_name, v[i].jid,
                  store_aff_name(v[i].aff));
@@ -272,12 +277,7 @@ static inline void t_affs_cb(void *ctx, store_err_t err, const store_aff_entry_t
 
 static inline void t_subs_cb(void *ctx, store_err_t err, const store_sub_t *v, size_t n)
 {
-    t_res_t *r = ctx;
-    t_note_callback();
-    r->calls++;
-    r->err = err;
-    r->n = n;
-    r->text[0] = '\0';
+    t_res_t *r = t_capture_rows(ctx, err, n);
     for (size_t i = 0; i < n; i++) {
         t_append(r, "%s%s:%s/%s=%s{", i ? "," : "", v[i].node_name, v[i].jid, v[i].subid,
                  store_sub_state_name(v[i].state));
@@ -289,12 +289,7 @@ static inline void t_subs_cb(void *ctx, store_err_t err, const store_sub_t *v, s
 
 static inline void t_items_cb(void *ctx, store_err_t err, const store_item_t *v, size_t n)
 {
-    t_res_t *r = ctx;
-    t_note_callback();
-    r->calls++;
-    r->err = err;
-    r->n = n;
-    r->text[0] = '\0';
+    t_res_t *r = t_capture_rows(ctx, err, n);
     for (size_t i = 0; i < n; i++)
         t_append(r, "%s%s:%s", i ? "," : "", v[i].item_id, v[i].payload ? v[i].payload : "(null)");
     if (n)
@@ -303,23 +298,14 @@ static inline void t_items_cb(void *ctx, store_err_t err, const store_item_t *v,
 
 static inline void t_presences_cb(void *ctx, store_err_t err, const store_presence_t *v, size_t n)
 {
-    t_res_t *r = ctx;
-    t_note_callback();
-    r->calls++;
-    r->err = err;
-    r->n = n;
-    r->text[0] = '\0';
+    t_res_t *r = t_capture_rows(ctx, err, n);
     for (size_t i = 0; i < n; i++)
         t_append(r, "%s%s>%s", i ? "," : "", v[i].local_jid, v[i].contact);
 }
 
 static inline void t_caps_cb(void *ctx, store_err_t err, const store_caps_t *c)
 {
-    t_res_t *r = ctx;
-    t_note_callback();
-    r->calls++;
-    r->err = err;
-    r->text[0] = '\0';
+    t_res_t *r = t_capture(ctx, err);
     if (!c)
         return;
     t_append(r, "%s|", c->ver);

@@ -99,12 +99,39 @@ static ps_notif_t *mk_notif(const char *node, const char *item, const char *pref
     return ps_notif_items(&o, node, item, "<x xmlns='urn:x'/>", 18, NULL);
 }
 
-static ps_fo_t *mk_fo(fake_t *f, struct ev_loop *loop, unsigned slice, unsigned high, unsigned low,
-                      size_t batch)
+/* What every test runs on: the fake link, a model and an engine. */
+typedef struct {
+    fake_t f;
+    ps_model_t *m;
+    ps_fo_t *fo;
+} rig_t;
+
+static void rig_init(rig_t *r, struct ev_loop *loop, unsigned slice, unsigned high, unsigned low,
+                     size_t batch)
 {
+    memset(&r->f, 0, sizeof r->f);
+    fake_reset(&r->f);
+    r->m = ps_model_new();
     ps_fo_opts_t o = {slice, high, low, batch};
-    ps_fo_io_t io = {fake_send, fake_queue, fake_links, f};
-    return ps_fo_new(loop, &o, &io);
+    ps_fo_io_t io = {fake_send, fake_queue, fake_links, &r->f};
+    r->fo = ps_fo_new(loop, &o, &io);
+}
+
+static void rig_free(rig_t *r)
+{
+    ps_fo_free(r->fo);
+    ps_model_free(r->m);
+    free(r->f.out);
+}
+
+/* Queues an items notification to the subscribers of `n` (keyed by n);
+ * returns ps_fo_node's result. */
+static int queue_items(rig_t *r, ps_node_t *n, const char *item, const char *prefix)
+{
+    ps_notif_t *nt = mk_notif(ps_node_name(n), item, prefix);
+    int rc = ps_fo_node(r->fo, n, n, nt);
+    ps_notif_unref(nt); /* the engine holds its own reference */
+    return rc;
 }
 
 /* How many times `to='JID'` appears. */
@@ -115,19 +142,28 @@ static size_t sent_to(const fake_t *f, const char *jid)
     return count(f->out ? f->out : "", f->len, want);
 }
 
+/* Whether each of mk_node's first `subscribers` got exactly one stanza. */
+static int each_once(const fake_t *f, int subscribers)
+{
+    char jid[64];
+    for (int i = 0; i < subscribers; i++) {
+        snprintf(jid, sizeof jid, "u%d@example.org", i);
+        if (sent_to(f, jid) != 1)
+            return 0;
+    }
+    return 1;
+}
+
 /* ---- tests ------------------------------------------------------------ */
 
 static void test_slices(void)
 {
-    fake_t f;
-    memset(&f, 0, sizeof f);
-    fake_reset(&f);
-    ps_model_t *m = ps_model_new();
-    ps_node_t *n = mk_node(m, "blog", 2500);
-    ps_fo_t *fo = mk_fo(&f, NULL, 1000, 1000000, 10, 16 * 1024);
-    ps_notif_t *nt = mk_notif("blog", "i1", "p-");
-    CHECK(ps_fo_node(fo, n, n, nt) == 0);
-    ps_notif_unref(nt); /* the engine holds its own reference */
+    rig_t r;
+    rig_init(&r, NULL, 1000, 1000000, 10, 16 * 1024);
+    ps_fo_t *fo = r.fo;
+    fake_t *f = &r.f;
+    ps_node_t *n = mk_node(r.m, "blog", 2500);
+    CHECK(queue_items(&r, n, "i1", "p-") == 0);
 
     CHECK(ps_fo_turn(fo) == 1000);
     CHECK(ps_fo_turn(fo) == 1000);
@@ -139,115 +175,86 @@ static void test_slices(void)
     ps_fo_stats(fo, &st);
     CHECK(st.jobs == 0);
     CHECK(st.delivered == 2500);
-    CHECK(count(f.out, f.len, "<message") == 2500);
+    CHECK(count(f->out, f->len, "<message") == 2500);
     /* Each recipient exactly once. */
-    int once = 1;
-    char jid[64];
-    for (int i = 0; i < 2500 && once; i++) {
-        snprintf(jid, sizeof jid, "u%d@example.org", i);
-        once = sent_to(&f, jid) == 1;
-    }
-    CHECK(once);
+    CHECK(each_once(f, 2500));
     /* Batched: several stanzas per call, each call whole stanzas. */
-    CHECK(f.calls < 2500 / 10);
-    CHECK(f.whole == f.calls);
-    CHECK(f.calls_with_to == 0);
+    CHECK(f->calls < 2500 / 10);
+    CHECK(f->whole == f->calls);
+    CHECK(f->calls_with_to == 0);
     /* Message ids are the prefix + 1..N. */
-    CHECK(count(f.out, f.len, "id='p-1'") == 1);
-    CHECK(count(f.out, f.len, "id='p-2500'") == 1);
+    CHECK(count(f->out, f->len, "id='p-1'") == 1);
+    CHECK(count(f->out, f->len, "id='p-2500'") == 1);
     CHECK(ps_fo_turn(fo) == 0);
-    ps_fo_free(fo);
-    ps_model_free(m);
-    fake_reset(&f);
-    free(f.out);
+    rig_free(&r);
 }
 
 static void test_backpressure(void)
 {
-    fake_t f;
-    memset(&f, 0, sizeof f);
-    fake_reset(&f);
-    ps_model_t *m = ps_model_new();
-    ps_node_t *n = mk_node(m, "blog", 300);
-    ps_fo_t *fo = mk_fo(&f, NULL, 100, 50, 10, 1 /* one stanza per call */);
-    ps_notif_t *nt = mk_notif("blog", "i1", "p-");
-    ps_fo_node(fo, n, n, nt);
-    ps_notif_unref(nt);
+    rig_t r;
+    rig_init(&r, NULL, 100, 50, 10, 1 /* one stanza per call */);
+    ps_fo_t *fo = r.fo;
+    fake_t *f = &r.f;
+    ps_node_t *n = mk_node(r.m, "blog", 300);
+    queue_items(&r, n, "i1", "p-");
     ps_fo_stats_t st;
 
     /* Above the high-water mark: nothing is produced. */
-    f.queue = 51;
+    f->queue = 51;
     CHECK(ps_fo_turn(fo) == 0);
     ps_fo_stats(fo, &st);
     CHECK(st.paused == 1 && st.pauses == 1);
     /* Between the marks while paused: still paused (hysteresis). */
-    f.queue = 30;
+    f->queue = 30;
     CHECK(ps_fo_turn(fo) == 0);
     /* At the low mark: resumes. Each send queues one item; the turn stops
      * as soon as the queue passes the high mark. */
-    f.queue = 10;
-    f.queue_per_call = 1;
+    f->queue = 10;
+    f->queue_per_call = 1;
     size_t got = ps_fo_turn(fo);
     /* The check runs between chunks of 64 recipients: the overshoot
      * past the mark is bounded by one chunk. */
     CHECK(got == 64);
     ps_fo_stats(fo, &st);
     CHECK(st.paused == 1 && st.pauses == 2);
-    CHECK(f.queue == 74);
+    CHECK(f->queue == 74);
     /* The link drains: delivery resumes where it stopped. */
-    f.queue = 0;
-    f.queue_per_call = 0;
+    f->queue = 0;
+    f->queue_per_call = 0;
     size_t total = got;
     for (int i = 0; i < 10; i++)
         total += ps_fo_turn(fo);
     CHECK(total == 300);
-    char jid[64];
-    int once = 1;
-    for (int i = 0; i < 300 && once; i++) {
-        snprintf(jid, sizeof jid, "u%d@example.org", i);
-        once = sent_to(&f, jid) == 1;
-    }
-    CHECK(once);
+    CHECK(each_once(f, 300));
 
     /* No link up: paused, nothing lost. */
-    nt = mk_notif("blog", "i2", "q-");
-    ps_fo_node(fo, n, n, nt);
-    ps_notif_unref(nt);
-    f.links = 0;
+    queue_items(&r, n, "i2", "q-");
+    f->links = 0;
     CHECK(ps_fo_turn(fo) == 0);
     ps_fo_stats(fo, &st);
     CHECK(st.paused == 1 && st.jobs == 1);
-    f.links = 1;
+    f->links = 1;
     total = 0;
     for (int i = 0; i < 10; i++)
         total += ps_fo_turn(fo);
     CHECK(total == 300);
-    ps_fo_free(fo);
-    ps_model_free(m);
-    free(f.out);
+    rig_free(&r);
 }
 
 static void test_several_links(void)
 {
-    fake_t f;
-    memset(&f, 0, sizeof f);
-    fake_reset(&f);
-    f.links = 3;
-    ps_model_t *m = ps_model_new();
-    ps_node_t *n = mk_node(m, "blog", 50);
-    ps_fo_t *fo = mk_fo(&f, NULL, 1000, 100000, 10, 0);
-    ps_notif_t *nt = mk_notif("blog", "i1", "p-");
-    ps_fo_node(fo, n, n, nt);
-    ps_notif_unref(nt);
-    CHECK(ps_fo_turn(fo) == 50);
+    rig_t r;
+    rig_init(&r, NULL, 1000, 100000, 10, 0);
+    r.f.links = 3;
+    ps_node_t *n = mk_node(r.m, "blog", 50);
+    queue_items(&r, n, "i1", "p-");
+    CHECK(ps_fo_turn(r.fo) == 50);
     /* One stanza per call, addressed, so the component keeps each
      * recipient on one link. */
-    CHECK(f.calls == 50);
-    CHECK(f.calls_with_to == 50);
-    CHECK(f.to_matches == 50);
-    ps_fo_free(fo);
-    ps_model_free(m);
-    free(f.out);
+    CHECK(r.f.calls == 50);
+    CHECK(r.f.calls_with_to == 50);
+    CHECK(r.f.to_matches == 50);
+    rig_free(&r);
 }
 
 /* Position of the first occurrence of `a` in the output, or -1. */
@@ -259,31 +266,24 @@ static long pos(const fake_t *f, const char *a)
 
 static void test_order(void)
 {
-    fake_t f;
-    memset(&f, 0, sizeof f);
-    fake_reset(&f);
-    ps_model_t *m = ps_model_new();
-    ps_node_t *a = mk_node(m, "a", 5);
-    ps_node_t *b = mk_node(m, "b", 1);
-    ps_fo_t *fo = mk_fo(&f, NULL, 2, 100000, 10, 0);
+    rig_t r;
+    rig_init(&r, NULL, 2, 100000, 10, 0);
+    ps_fo_t *fo = r.fo;
+    fake_t *f = &r.f;
+    ps_node_t *a = mk_node(r.m, "a", 5);
+    ps_node_t *b = mk_node(r.m, "b", 1);
 
-    ps_notif_t *a1 = mk_notif("a", "first", "a1-");
-    ps_notif_t *a2 = mk_notif("a", "second", "a2-");
-    ps_notif_t *b1 = mk_notif("b", "only", "b1-");
-    ps_fo_node(fo, a, a, a1);
-    ps_fo_node(fo, a, a, a2);
-    ps_fo_node(fo, b, b, b1);
-    ps_notif_unref(a1);
-    ps_notif_unref(a2);
-    ps_notif_unref(b1);
+    queue_items(&r, a, "first", "a1-");
+    queue_items(&r, a, "second", "a2-");
+    queue_items(&r, b, "only", "b1-");
 
     /* Turn 1: two of a's first job; turn 2: b's job (round robin), then
      * a again with the budget left. */
     CHECK(ps_fo_turn(fo) == 2);
     CHECK(ps_fo_turn(fo) == 2);
-    CHECK(count(f.out, f.len, "id='b1-1'") == 1);
-    CHECK(pos(&f, "id='b1-1'") < pos(&f, "id='a1-3'"));
-    CHECK(count(f.out, f.len, "item id='second'") == 0);
+    CHECK(count(f->out, f->len, "id='b1-1'") == 1);
+    CHECK(pos(f, "id='b1-1'") < pos(f, "id='a1-3'"));
+    CHECK(count(f->out, f->len, "item id='second'") == 0);
     for (int i = 0; i < 20; i++)
         ps_fo_turn(fo);
     /* Every subscriber of a got "first" before "second". */
@@ -292,40 +292,33 @@ static void test_order(void)
         char s1[64], s2[64];
         snprintf(s1, sizeof s1, "to='u%d@example.org' id='a1-", i);
         snprintf(s2, sizeof s2, "to='u%d@example.org' id='a2-", i);
-        long p1 = pos(&f, s1), p2 = pos(&f, s2);
+        long p1 = pos(f, s1), p2 = pos(f, s2);
         ordered &= p1 >= 0 && p2 > p1;
     }
     CHECK(ordered);
-    CHECK(count(f.out, f.len, "<message") == 11);
+    CHECK(count(f->out, f->len, "<message") == 11);
 
     /* A single-recipient job queued behind a node job waits for it. */
-    ps_notif_t *a3 = mk_notif("a", "third", "a3-");
+    queue_items(&r, a, "third", "a3-");
     ps_notif_t *last = mk_notif("a", "last", "L-");
-    ps_fo_node(fo, a, a, a3);
     ps_fo_one(fo, a, "new@example.org/r'1", last);
-    ps_notif_unref(a3);
     ps_notif_unref(last);
     for (int i = 0; i < 20; i++)
         ps_fo_turn(fo);
-    CHECK(pos(&f, "id='L-1'") > pos(&f, "to='u4@example.org' id='a3-"));
+    CHECK(pos(f, "id='L-1'") > pos(f, "to='u4@example.org' id='a3-"));
     /* The recipient's JID is escaped in the attribute. */
-    CHECK(count(f.out, f.len, "to='new@example.org/r&apos;1'") == 1);
-    ps_fo_free(fo);
-    ps_model_free(m);
-    free(f.out);
+    CHECK(count(f->out, f->len, "to='new@example.org/r&apos;1'") == 1);
+    rig_free(&r);
 }
 
 static void test_changes_during_walk(void)
 {
-    fake_t f;
-    memset(&f, 0, sizeof f);
-    fake_reset(&f);
-    ps_model_t *m = ps_model_new();
-    ps_node_t *n = mk_node(m, "blog", 10);
-    ps_fo_t *fo = mk_fo(&f, NULL, 3, 100000, 10, 0);
-    ps_notif_t *nt = mk_notif("blog", "i1", "p-");
-    ps_fo_node(fo, n, n, nt);
-    ps_notif_unref(nt);
+    rig_t r;
+    rig_init(&r, NULL, 3, 100000, 10, 0);
+    ps_fo_t *fo = r.fo;
+    fake_t *f = &r.f;
+    ps_node_t *n = mk_node(r.m, "blog", 10);
+    queue_items(&r, n, "i1", "p-");
     CHECK(ps_fo_turn(fo) == 3);
     /* Removed before its turn: skipped; added after the job began: not
      * part of this notification's audience. */
@@ -335,10 +328,10 @@ static void test_changes_during_walk(void)
     ps_node_subscribe(n, "u8@example.org", PS_SUB_PENDING, 0);
     for (int i = 0; i < 10; i++)
         ps_fo_turn(fo);
-    CHECK(sent_to(&f, "u9@example.org") == 0);
-    CHECK(sent_to(&f, "u8@example.org") == 0);
-    CHECK(sent_to(&f, "late@example.org") == 0);
-    CHECK(count(f.out, f.len, "<message") == 8);
+    CHECK(sent_to(f, "u9@example.org") == 0);
+    CHECK(sent_to(f, "u8@example.org") == 0);
+    CHECK(sent_to(f, "late@example.org") == 0);
+    CHECK(count(f->out, f->len, "<message") == 8);
 
     /* Node deleted while its delete notification is being delivered:
      * the job keeps the node alive and completes. */
@@ -346,55 +339,44 @@ static void test_changes_during_walk(void)
     ps_notif_t *del = ps_notif_delete(&o, "blog", "xmpp:pubsub.example.org?;node=new");
     ps_fo_node(fo, n, n, del);
     ps_notif_unref(del);
-    ps_model_remove(m, n);
-    CHECK(ps_model_find(m, "", "blog") == NULL);
-    size_t before = count(f.out, f.len, "<delete");
+    ps_model_remove(r.m, n);
+    CHECK(ps_model_find(r.m, "", "blog") == NULL);
+    size_t before = count(f->out, f->len, "<delete");
     for (int i = 0; i < 10; i++)
         ps_fo_turn(fo);
     /* u0..u7 + late (subscribed, not pending) */
-    CHECK(count(f.out, f.len, "<delete") - before == 9);
-    CHECK(count(f.out, f.len, "<message") == 17);
-    ps_fo_free(fo);
-    ps_model_free(m);
-    free(f.out);
+    CHECK(count(f->out, f->len, "<delete") - before == 9);
+    CHECK(count(f->out, f->len, "<message") == 17);
+    rig_free(&r);
 }
 
 static void test_free_with_jobs(void)
 {
-    fake_t f;
-    memset(&f, 0, sizeof f);
-    fake_reset(&f);
-    ps_model_t *m = ps_model_new();
-    ps_node_t *n = mk_node(m, "blog", 100);
-    ps_fo_t *fo = mk_fo(&f, NULL, 10, 100000, 10, 0);
+    rig_t r;
+    rig_init(&r, NULL, 10, 100000, 10, 0);
+    ps_node_t *n = mk_node(r.m, "blog", 100);
     for (int i = 0; i < 5; i++) {
         ps_notif_t *nt = mk_notif("blog", "i", "p-");
-        ps_fo_node(fo, n, n, nt);
-        ps_fo_one(fo, n, "x@example.org", nt);
+        ps_fo_node(r.fo, n, n, nt);
+        ps_fo_one(r.fo, n, "x@example.org", nt);
         ps_notif_unref(nt);
     }
-    ps_fo_turn(fo);
-    ps_model_remove(m, n);
+    ps_fo_turn(r.fo);
+    ps_model_remove(r.m, n);
     /* Freeing with jobs pending ends their walks and drops their
      * templates (LeakSanitizer checks), then the model can go. */
-    ps_fo_free(fo);
-    ps_model_free(m);
-    free(f.out);
+    rig_free(&r);
     CHECK(1);
 }
 
 static void test_loop(void)
 {
-    fake_t f;
-    memset(&f, 0, sizeof f);
-    fake_reset(&f);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    ps_model_t *m = ps_model_new();
-    ps_node_t *n = mk_node(m, "blog", 5000);
-    ps_fo_t *fo = mk_fo(&f, loop, 700, 100000, 10, 0);
-    ps_notif_t *nt = mk_notif("blog", "i1", "p-");
-    ps_fo_node(fo, n, n, nt);
-    ps_notif_unref(nt);
+    rig_t r;
+    rig_init(&r, loop, 700, 100000, 10, 0);
+    ps_fo_t *fo = r.fo;
+    ps_node_t *n = mk_node(r.m, "blog", 5000);
+    queue_items(&r, n, "i1", "p-");
     /* One slice per loop iteration... */
     ev_run(loop, EVRUN_NOWAIT);
     ps_fo_stats_t st;
@@ -408,21 +390,17 @@ static void test_loop(void)
 
     /* Paused by the queue: the poll timer wakes the loop and delivery
      * resumes once the (fake) link drained. */
-    nt = mk_notif("blog", "i2", "q-");
-    f.queue = 200000;
-    ps_fo_node(fo, n, n, nt);
-    ps_notif_unref(nt);
+    r.f.queue = 200000;
+    queue_items(&r, n, "i2", "q-");
     ev_run(loop, EVRUN_NOWAIT);
     ps_fo_stats(fo, &st);
     CHECK(st.paused == 1 && st.delivered == 5000);
-    f.queue = 0;
+    r.f.queue = 0;
     ev_run(loop, 0);
     ps_fo_stats(fo, &st);
     CHECK(st.delivered == 10000 && st.jobs == 0 && st.paused == 0);
-    ps_fo_free(fo);
-    ps_model_free(m);
+    rig_free(&r);
     ev_loop_destroy(loop);
-    free(f.out);
 }
 
 int main(void)

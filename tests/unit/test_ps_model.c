@@ -175,14 +175,32 @@ static void test_subscriptions(void)
 
 /* ---- authorization ---------------------------------------------------- */
 
-static void test_check_publish(void)
+/* A node owned by o@x, with a publisher p@x, a publish-only po@x, a
+ * member m@x and an outcast out@x. */
+static ps_node_t *mk_affiliated(const char *name)
 {
-    ps_node_t *n = mk("pub", "o@x");
-    xerr_spec_t err;
+    ps_node_t *n = mk(name, "o@x");
     ps_node_set_affiliation(n, "p@x", PS_AFF_PUBLISHER);
     ps_node_set_affiliation(n, "po@x", PS_AFF_PUBLISH_ONLY);
     ps_node_set_affiliation(n, "m@x", PS_AFF_MEMBER);
     ps_node_set_affiliation(n, "out@x", PS_AFF_OUTCAST);
+    return n;
+}
+
+/* Changes one field of n's configuration. */
+#define SET_CONFIG(n, field, value)                                                                \
+    do {                                                                                           \
+        ps_node_config_t c_;                                                                       \
+        ps_config_copy(&c_, ps_node_config(n));                                                    \
+        c_.field = (value);                                                                        \
+        ps_node_set_config((n), &c_);                                                              \
+        ps_config_clear(&c_);                                                                      \
+    } while (0)
+
+static void test_check_publish(void)
+{
+    ps_node_t *n = mk_affiliated("pub");
+    xerr_spec_t err;
 
     CHECK(ps_check_publish(n, "o@x", "o@x/r", &err) == 0);
     CHECK(ps_check_publish(n, "p@x", "p@x/r", &err) == 0);
@@ -194,41 +212,23 @@ static void test_check_publish(void)
     /* §7.1.3.3 node does not exist */
     CHECK_ERR(ps_check_publish(NULL, "o@x", "o@x/r", &err), err, XERR_ITEM_NOT_FOUND, NULL);
 
-    ps_node_config_t cfg;
-    ps_config_copy(&cfg, &defs.node);
-    cfg.publish = PS_PUBLISH_OPEN;
-    ps_node_set_config(n, &cfg);
+    SET_CONFIG(n, publish, PS_PUBLISH_OPEN);
     CHECK(ps_check_publish(n, "z@x", "z@x/r", &err) == 0);
     CHECK_ERR(ps_check_publish(n, "out@x", "out@x/r", &err), err, XERR_FORBIDDEN, NULL);
 
-    cfg.publish = PS_PUBLISH_SUBSCRIBERS;
-    ps_node_set_config(n, &cfg);
+    SET_CONFIG(n, publish, PS_PUBLISH_SUBSCRIBERS);
     CHECK_ERR(ps_check_publish(n, "z@x", "z@x/r", &err), err, XERR_FORBIDDEN, NULL);
     ps_node_subscribe(n, "z@x/r", PS_SUB_SUBSCRIBED, 0);
     CHECK(ps_check_publish(n, "z@x", "z@x/r", &err) == 0);
     ps_node_subscribe(n, "s@x", PS_SUB_PENDING, 0);
     CHECK_ERR(ps_check_publish(n, "s@x", "s@x/r", &err), err, XERR_FORBIDDEN, NULL);
-    ps_config_clear(&cfg);
     ps_model_remove(m, n);
-}
-
-static void set_access(ps_node_t *n, ps_access_model_t a)
-{
-    ps_node_config_t cfg;
-    ps_config_copy(&cfg, ps_node_config(n));
-    cfg.access = a;
-    ps_node_set_config(n, &cfg);
-    ps_config_clear(&cfg);
 }
 
 static void test_check_subscribe(void)
 {
-    ps_node_t *n = mk("sub", "o@x");
+    ps_node_t *n = mk_affiliated("sub");
     xerr_spec_t err;
-    ps_node_set_affiliation(n, "p@x", PS_AFF_PUBLISHER);
-    ps_node_set_affiliation(n, "po@x", PS_AFF_PUBLISH_ONLY);
-    ps_node_set_affiliation(n, "m@x", PS_AFF_MEMBER);
-    ps_node_set_affiliation(n, "out@x", PS_AFF_OUTCAST);
 
     /* open */
     CHECK(ps_check_subscribe(n, "z@x", "z@x", &err) == 0);
@@ -247,7 +247,7 @@ static void test_check_subscribe(void)
     CHECK(ps_check_subscribe(n, "z@x", "z@x", &err) == 0);
 
     /* §6.1.3.4 whitelist */
-    set_access(n, PS_ACCESS_WHITELIST);
+    SET_CONFIG(n, access, PS_ACCESS_WHITELIST);
     CHECK_ERR(ps_check_subscribe(n, "y@x", "y@x", &err), err, XERR_NOT_ALLOWED, "closed-node");
     CHECK_STR(xerr_default_type(err.cond), "cancel");
     CHECK(ps_check_subscribe(n, "m@x", "m@x", &err) == 0);
@@ -256,11 +256,11 @@ static void test_check_subscribe(void)
     CHECK_ERR(ps_check_subscribe(n, "out@x", "out@x", &err), err, XERR_FORBIDDEN, NULL);
 
     /* Access models of the access-control issue: not implemented yet. */
-    set_access(n, PS_ACCESS_PRESENCE);
+    SET_CONFIG(n, access, PS_ACCESS_PRESENCE);
     CHECK_UNSUPPORTED(ps_check_subscribe(n, "y@x", "y@x", &err), err, "access-presence");
-    set_access(n, PS_ACCESS_ROSTER);
+    SET_CONFIG(n, access, PS_ACCESS_ROSTER);
     CHECK_UNSUPPORTED(ps_check_subscribe(n, "y@x", "y@x", &err), err, "access-roster");
-    set_access(n, PS_ACCESS_AUTHORIZE);
+    SET_CONFIG(n, access, PS_ACCESS_AUTHORIZE);
     CHECK_UNSUPPORTED(ps_check_subscribe(n, "y@x", "y@x", &err), err, "access-authorize");
     CHECK(ps_check_subscribe(n, "o@x", "o@x", &err) == 0);
     ps_model_remove(m, n);
@@ -317,19 +317,17 @@ static void test_check_items(void)
     /* not subscribed: a subid is ignored */
     CHECK(ps_check_items(n, "z@x", "z@x/r", "0000000000000006", &err) == 0);
     /* §6.5.9.8 whitelist */
-    set_access(n, PS_ACCESS_WHITELIST);
+    SET_CONFIG(n, access, PS_ACCESS_WHITELIST);
     CHECK_ERR(ps_check_items(n, "z@x", "z@x/r", NULL, &err), err, XERR_NOT_ALLOWED, "closed-node");
     CHECK(ps_check_items(n, "m@x", "m@x/r", NULL, &err) == 0);
     CHECK(ps_check_items(n, "p@x", "p@x/r", NULL, &err) == 0);
     CHECK(ps_check_items(n, "o@x", "o@x/r", NULL, &err) == 0);
-    set_access(n, PS_ACCESS_ROSTER);
+    SET_CONFIG(n, access, PS_ACCESS_ROSTER);
     CHECK_UNSUPPORTED(ps_check_items(n, "z@x", "z@x/r", NULL, &err), err, "access-roster");
-    /* §6.5.9.4 persistent items not supported */
-    ps_node_config_t cfg;
-    ps_config_copy(&cfg, &defs.node);
-    cfg.persist_items = false;
-    ps_node_set_config(n, &cfg);
-    ps_config_clear(&cfg);
+    /* §6.5.9.4 persistent items not supported (on a node otherwise at the
+     * defaults) */
+    ps_node_set_config(n, &defs.node);
+    SET_CONFIG(n, persist_items, false);
     CHECK_UNSUPPORTED(ps_check_items(n, "z@x", "z@x/r", NULL, &err), err, "persistent-items");
     /* §6.5.9.11 */
     CHECK_ERR(ps_check_items(NULL, "z@x", "z@x/r", NULL, &err), err, XERR_ITEM_NOT_FOUND, NULL);
@@ -338,12 +336,8 @@ static void test_check_items(void)
 
 static void test_check_retract_purge_owner(void)
 {
-    ps_node_t *n = mk("rp", "o@x");
+    ps_node_t *n = mk_affiliated("rp");
     xerr_spec_t err;
-    ps_node_set_affiliation(n, "p@x", PS_AFF_PUBLISHER);
-    ps_node_set_affiliation(n, "po@x", PS_AFF_PUBLISH_ONLY);
-    ps_node_set_affiliation(n, "m@x", PS_AFF_MEMBER);
-    ps_node_set_affiliation(n, "out@x", PS_AFF_OUTCAST);
 
     /* retract §7.2.3 */
     CHECK(ps_check_retract(n, "o@x", "p@x", &err) == 0);
@@ -370,11 +364,7 @@ static void test_check_retract_purge_owner(void)
     CHECK_ERR(ps_check_owner(NULL, "o@x", &err), err, XERR_ITEM_NOT_FOUND, NULL);
 
     /* persistent-items (§7.2.3.5, §8.5.3.3) */
-    ps_node_config_t cfg;
-    ps_config_copy(&cfg, &defs.node);
-    cfg.persist_items = false;
-    ps_node_set_config(n, &cfg);
-    ps_config_clear(&cfg);
+    SET_CONFIG(n, persist_items, false);
     CHECK_UNSUPPORTED(ps_check_retract(n, "o@x", NULL, &err), err, "persistent-items");
     CHECK_UNSUPPORTED(ps_check_purge(n, "o@x", &err), err, "persistent-items");
     /* privileges come first */

@@ -251,6 +251,13 @@ static void check_value(xmpp_stanza_t *x, const char *var, const char *want)
     free(v);
 }
 
+/* check_value for each {var, value} of a table. */
+static void check_values(xmpp_stanza_t *x, const char *const (*want)[2], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        check_value(x, want[i][0], want[i][1]);
+}
+
 static void test_render_form(void)
 {
     ps_node_config_t cfg;
@@ -265,15 +272,18 @@ static void test_render_form(void)
     CHECK(x != NULL);
     CHECK_STR(xmpp_stanza_get_ns(x), NS_DATA_FORMS);
     CHECK_STR(ps_xdata_type(x), "form");
-    check_value(x, "FORM_TYPE", PS_NS_NODE_CONFIG);
-    check_value(x, "pubsub#title", "T & <x>");
-    check_value(x, "pubsub#max_items", "max");
-    check_value(x, "pubsub#access_model", "whitelist");
-    check_value(x, "pubsub#persist_items", "0");
-    check_value(x, "pubsub#deliver_payloads", "1");
-    check_value(x, "pubsub#send_last_published_item", "on_sub");
-    check_value(x, "pubsub#max_payload_size", "65536");
-    check_value(x, "pubsub#type", "urn:x");
+    static const char *const values[][2] = {
+        {"FORM_TYPE", PS_NS_NODE_CONFIG},
+        {"pubsub#title", "T & <x>"},
+        {"pubsub#max_items", "max"},
+        {"pubsub#access_model", "whitelist"},
+        {"pubsub#persist_items", "0"},
+        {"pubsub#deliver_payloads", "1"},
+        {"pubsub#send_last_published_item", "on_sub"},
+        {"pubsub#max_payload_size", "65536"},
+        {"pubsub#type", "urn:x"},
+    };
+    check_values(x, values, sizeof values / sizeof values[0]);
     CHECK(field(x, "pubsub#notify_config") == NULL);
     CHECK_STR(xmpp_stanza_get_attribute(field(x, "pubsub#persist_items"), "type"), "boolean");
     /* Only the access models this version accepts are offered. */
@@ -305,14 +315,17 @@ static void test_render_metadata(void)
     xmpp_stanza_t *x = ps_config_to_metadata(ctx, &defs.node, &meta);
     CHECK(x != NULL);
     CHECK_STR(ps_xdata_type(x), "result");
-    check_value(x, "FORM_TYPE", PS_NS_METADATA);
-    check_value(x, "pubsub#creator", "alice@example.org");
-    check_value(x, "pubsub#creation_date", "2024-01-02T03:04:05Z");
-    check_value(x, "pubsub#access_model", "open");
-    check_value(x, "pubsub#publish_model", "publishers");
-    check_value(x, "pubsub#max_items", "256");
-    check_value(x, "pubsub#num_subscribers", "1066");
-    check_value(x, "pubsub#owner", "alice@example.org");
+    static const char *const values[][2] = {
+        {"FORM_TYPE", PS_NS_METADATA},
+        {"pubsub#creator", "alice@example.org"},
+        {"pubsub#creation_date", "2024-01-02T03:04:05Z"},
+        {"pubsub#access_model", "open"},
+        {"pubsub#publish_model", "publishers"},
+        {"pubsub#max_items", "256"},
+        {"pubsub#num_subscribers", "1066"},
+        {"pubsub#owner", "alice@example.org"},
+    };
+    check_values(x, values, sizeof values / sizeof values[0]);
     CHECK(ps_xdata_value_count(field(x, "pubsub#publisher")) == 2);
     CHECK_STR(xmpp_stanza_get_attribute(field(x, "pubsub#owner"), "type"), "jid-multi");
     xmpp_stanza_release(x);
@@ -353,29 +366,25 @@ static void test_preconditions(void)
                   "<field var='pubsub#persist_items'><value>1</value></field>", &err) == 0);
 
     /* §7.1.5: a precondition not met is conflict + precondition-not-met. */
-    CHECK_ERR(precond(&cfg, "submit", po,
-                      "<field var='pubsub#access_model'><value>open</value></field>", &err),
-              err, XERR_CONFLICT, "precondition-not-met");
-    CHECK_STR(err.text, "pubsub#access_model");
-    CHECK_ERR(precond(&cfg, "submit", po,
-                      "<field var='pubsub#access_model'><value>presence</value></field>", &err),
-              err, XERR_CONFLICT, "precondition-not-met");
-    CHECK_ERR(precond(&cfg, "submit", po,
-                      "<field var='pubsub#persist_items'><value>0</value></field>", &err),
-              err, XERR_CONFLICT, "precondition-not-met");
-    CHECK_ERR(precond(&cfg, "submit", po,
-                      "<field var='pubsub#max_items'><value>10000</value></field>", &err),
-              err, XERR_CONFLICT, "precondition-not-met");
-    CHECK_ERR(
-        precond(&cfg, "submit", po, "<field var='pubsub#title'><value>blog</value></field>", &err),
-        err, XERR_CONFLICT, "precondition-not-met");
-    CHECK_ERR(precond(&cfg, "submit", po,
-                      "<field var='pubsub#persist_items'><value>yes</value></field>", &err),
-              err, XERR_CONFLICT, "precondition-not-met");
-    /* Unknown fields must make the publication fail. */
-    CHECK_ERR(precond(&cfg, "submit", po,
-                      "<field var='pubsub#item_expire'><value>60</value></field>", &err),
-              err, XERR_CONFLICT, "precondition-not-met");
+    static const struct {
+        const char *fields;
+        const char *text; /* NULL: not checked */
+    } not_met[] = {
+        {"<field var='pubsub#access_model'><value>open</value></field>", "pubsub#access_model"},
+        {"<field var='pubsub#access_model'><value>presence</value></field>", NULL},
+        {"<field var='pubsub#persist_items'><value>0</value></field>", NULL},
+        {"<field var='pubsub#max_items'><value>10000</value></field>", NULL},
+        {"<field var='pubsub#title'><value>blog</value></field>", NULL},
+        {"<field var='pubsub#persist_items'><value>yes</value></field>", NULL},
+        /* Unknown fields must make the publication fail. */
+        {"<field var='pubsub#item_expire'><value>60</value></field>", NULL},
+    };
+    for (size_t i = 0; i < sizeof not_met / sizeof not_met[0]; i++) {
+        CHECK_ERR(precond(&cfg, "submit", po, not_met[i].fields, &err), err, XERR_CONFLICT,
+                  "precondition-not-met");
+        if (not_met[i].text)
+            CHECK_STR(err.text, not_met[i].text);
+    }
     /* Envelope errors. */
     CHECK_ERR(precond(&cfg, "submit", PS_NS_NODE_CONFIG, "", &err), err, XERR_BAD_REQUEST, NULL);
     CHECK_ERR(precond(&cfg, "form", po, "", &err), err, XERR_BAD_REQUEST, NULL);
@@ -420,38 +429,40 @@ static void test_publish_options_autocreate(void)
 /* §4.3 / §7.1.3.6 matrix. */
 static void test_check_publish(void)
 {
-    ps_node_config_t c = defs.node;
-    xerr_spec_t err;
-
-    /* persistent + payloads */
-    CHECK(ps_config_check_publish(&c, true, true, &err) == 0);
-    CHECK_ERR(ps_config_check_publish(&c, false, false, &err), err, XERR_BAD_REQUEST,
-              "item-required");
-    CHECK_ERR(ps_config_check_publish(&c, true, false, &err), err, XERR_BAD_REQUEST,
-              "payload-required");
-
-    /* persistent, notification only: the item may be empty */
-    c.deliver_payloads = false;
-    CHECK(ps_config_check_publish(&c, true, false, &err) == 0);
-    CHECK(ps_config_check_publish(&c, true, true, &err) == 0);
-    CHECK_ERR(ps_config_check_publish(&c, false, false, &err), err, XERR_BAD_REQUEST,
-              "item-required");
-
-    /* transient, notification only: no item at all */
-    c.persist_items = false;
-    CHECK(ps_config_check_publish(&c, false, false, &err) == 0);
-    CHECK_ERR(ps_config_check_publish(&c, true, false, &err), err, XERR_BAD_REQUEST,
-              "item-forbidden");
-    CHECK_ERR(ps_config_check_publish(&c, true, true, &err), err, XERR_BAD_REQUEST,
-              "item-forbidden");
-
-    /* transient + payloads */
-    c.deliver_payloads = true;
-    CHECK(ps_config_check_publish(&c, true, true, &err) == 0);
-    CHECK_ERR(ps_config_check_publish(&c, false, false, &err), err, XERR_BAD_REQUEST,
-              "payload-required");
-    CHECK_ERR(ps_config_check_publish(&c, true, false, &err), err, XERR_BAD_REQUEST,
-              "payload-required");
+    enum { T = true, F = false };
+    static const struct {
+        bool persist, payloads; /* the node's configuration */
+        bool item, payload;     /* the publish */
+        const char *refused;    /* bad-request with this app condition; NULL: accepted */
+    } cases[] = {
+        /* persistent + payloads */
+        {T, T, T, T, NULL},
+        {T, T, F, F, "item-required"},
+        {T, T, T, F, "payload-required"},
+        /* persistent, notification only: the item may be empty */
+        {T, F, T, F, NULL},
+        {T, F, T, T, NULL},
+        {T, F, F, F, "item-required"},
+        /* transient, notification only: no item at all */
+        {F, F, F, F, NULL},
+        {F, F, T, F, "item-forbidden"},
+        {F, F, T, T, "item-forbidden"},
+        /* transient + payloads */
+        {F, T, T, T, NULL},
+        {F, T, F, F, "payload-required"},
+        {F, T, T, F, "payload-required"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ps_node_config_t c = defs.node;
+        xerr_spec_t err;
+        c.persist_items = cases[i].persist;
+        c.deliver_payloads = cases[i].payloads;
+        int rc = ps_config_check_publish(&c, cases[i].item, cases[i].payload, &err);
+        if (!cases[i].refused)
+            CHECK(rc == 0);
+        else
+            CHECK_ERR(rc, err, XERR_BAD_REQUEST, cases[i].refused);
+    }
 }
 
 static void test_names(void)

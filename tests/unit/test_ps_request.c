@@ -10,12 +10,18 @@
 #define ENTRY "<entry xmlns='http://www.w3.org/2005/Atom'><title>t</title></entry>"
 
 /* Parses an IQ and keeps it alive in *st for the borrowed pointers. */
-static int run(const char *type, const char *inner, ps_request_t *req, xerr_spec_t *err,
-               xmpp_stanza_t **st)
+static int run(const char *type, const char *inner, ps_request_t *req, xmpp_stanza_t **st)
 {
+    xerr_spec_t err = {0};
     *st = iq(type, inner);
-    *err = (xerr_spec_t){0};
-    return ps_request_parse(*st, req, err);
+    return ps_request_parse(*st, req, &err);
+}
+
+/* Releases what run() returned. */
+static void done(ps_request_t *req, xmpp_stanza_t *st)
+{
+    ps_request_clear(req);
+    xmpp_stanza_release(st);
 }
 
 /* Expects the request to be refused with exactly cond + app. */
@@ -47,37 +53,32 @@ static void refused_from(const char *from, const char *type, const char *inner, 
 static void test_create(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
 
-    CHECK(run("set", PS "<create node='princely_musings'/>" END, &r, &err, &st) == 0);
+    CHECK(run("set", PS "<create node='princely_musings'/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_CREATE);
     CHECK_STR(r.node, "princely_musings");
     CHECK_STR(r.from, "alice@example.org/phone");
     CHECK_STR(r.from_bare, "alice@example.org");
     CHECK(r.form == NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     /* §8.1.2 instant node: no NodeID. */
-    CHECK(run("set", PS "<create/>" END, &r, &err, &st) == 0);
+    CHECK(run("set", PS "<create/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_CREATE && r.node == NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     /* §8.1.3 create-and-configure. */
     CHECK(run("set",
               PS "<create node='n'/><configure><x xmlns='jabber:x:data' "
                  "type='submit'/></configure>" END,
-              &r, &err, &st) == 0);
+              &r, &st) == 0);
     CHECK(r.form != NULL);
     CHECK_STR(xmpp_stanza_get_name(r.form), "x");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
-    CHECK(run("set", PS "<create node='n'/><configure/>" END, &r, &err, &st) == 0);
+    done(&r, st);
+    CHECK(run("set", PS "<create node='n'/><configure/>" END, &r, &st) == 0);
     CHECK(r.form == NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     REFUSED("get", PS "<create node='n'/>" END, XERR_BAD_REQUEST, NULL);
     REFUSED("set", PS "<create node='n'/><configure node='n'/>" END, XERR_BAD_REQUEST, NULL);
@@ -88,22 +89,18 @@ static void test_create(void)
 static void test_subscribe(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
 
-    CHECK(run("set", PS "<subscribe node='n' jid='alice@example.org'/>" END, &r, &err, &st) == 0);
+    CHECK(run("set", PS "<subscribe node='n' jid='alice@example.org'/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_SUBSCRIBE);
     CHECK_STR(r.node, "n");
     CHECK_STR(r.jid, "alice@example.org");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     /* A full JID of one's own, in another case, is one's own. */
-    CHECK(run("set", PS "<subscribe node='n' jid='Alice@Example.ORG/Other'/>" END, &r, &err, &st) ==
-          0);
+    CHECK(run("set", PS "<subscribe node='n' jid='Alice@Example.ORG/Other'/>" END, &r, &st) == 0);
     CHECK_STR(r.jid, "alice@example.org/Other");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     /* §6.1.3.1 JIDs do not match. */
     REFUSED("set", PS "<subscribe node='n' jid='bernardo@example.org'/>" END, XERR_BAD_REQUEST,
@@ -133,16 +130,14 @@ static void test_subscribe(void)
 static void test_unsubscribe(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
-    CHECK(run("set", PS "<unsubscribe node='n' jid='bob@example.org' subid='x1'/>" END, &r, &err,
-              &st) == 0);
+    CHECK(run("set", PS "<unsubscribe node='n' jid='bob@example.org' subid='x1'/>" END, &r, &st) ==
+          0);
     CHECK(r.verb == PS_REQ_UNSUBSCRIBE);
     /* Whose JID it is, is the model's question (forbidden, §6.2.3.3). */
     CHECK_STR(r.jid, "bob@example.org");
     CHECK_STR(r.subid, "x1");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     REFUSED("set", PS "<unsubscribe jid='alice@example.org'/>" END, XERR_BAD_REQUEST,
             "nodeid-required");
@@ -153,11 +148,10 @@ static void test_unsubscribe(void)
 static void test_publish(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
 
     CHECK(run("set", PS "<publish node='blog'><item id='i1'>" ENTRY "</item></publish>" END, &r,
-              &err, &st) == 0);
+              &st) == 0);
     CHECK(r.verb == PS_REQ_PUBLISH);
     CHECK_STR(r.node, "blog");
     CHECK_STR(r.item_id, "i1");
@@ -165,28 +159,24 @@ static void test_publish(void)
     CHECK_STR(xmpp_stanza_get_name(r.payload), "entry");
     CHECK_STR(xmpp_stanza_get_ns(r.payload), NS_ATOM);
     CHECK(r.form == NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     /* No id (the service generates one), whitespace around the payload. */
     CHECK(run("set",
               PS "<publish node='blog'><item>\n  " ENTRY "\n</item></publish>"
                  "<publish-options><x xmlns='jabber:x:data' type='submit'/>"
                  "</publish-options>" END,
-              &r, &err, &st) == 0);
+              &r, &st) == 0);
     CHECK(r.item_id == NULL && r.payload != NULL && r.form != NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     /* No item (transient notification node); empty item. */
-    CHECK(run("set", PS "<publish node='blog'/>" END, &r, &err, &st) == 0);
+    CHECK(run("set", PS "<publish node='blog'/>" END, &r, &st) == 0);
     CHECK(r.item == NULL && r.payload == NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
-    CHECK(run("set", PS "<publish node='blog'><item id=''/></publish>" END, &r, &err, &st) == 0);
+    done(&r, st);
+    CHECK(run("set", PS "<publish node='blog'><item id=''/></publish>" END, &r, &st) == 0);
     CHECK(r.item != NULL && r.item_id == NULL && r.payload == NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     REFUSED("set", PS "<publish><item>" ENTRY "</item></publish>" END, XERR_BAD_REQUEST,
             "nodeid-required");
@@ -204,28 +194,23 @@ static void test_publish(void)
 static void test_retract(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
     CHECK(run("set",
               PS "<retract node='b' notify='true'><item id='a'/><item id='b'/>"
                  "</retract>" END,
-              &r, &err, &st) == 0);
+              &r, &st) == 0);
     CHECK(r.verb == PS_REQ_RETRACT && r.notify);
     CHECK(r.n_item_ids == 2);
     CHECK_STR(r.item_ids[0], "a");
     CHECK_STR(r.item_ids[1], "b");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
-    CHECK(run("set", PS "<retract node='b' notify='1'><item id='a'/></retract>" END, &r, &err,
-              &st) == 0);
+    CHECK(run("set", PS "<retract node='b' notify='1'><item id='a'/></retract>" END, &r, &st) == 0);
     CHECK(r.notify);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
-    CHECK(run("set", PS "<retract node='b'><item id='a'/></retract>" END, &r, &err, &st) == 0);
+    done(&r, st);
+    CHECK(run("set", PS "<retract node='b'><item id='a'/></retract>" END, &r, &st) == 0);
     CHECK(!r.notify);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     /* §7.2.3.3, §7.2.3.4 */
     REFUSED("set", PS "<retract><item id='a'/></retract>" END, XERR_BAD_REQUEST, "nodeid-required");
@@ -240,25 +225,20 @@ static void test_retract(void)
 static void test_items(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
-    CHECK(run("get", PS "<items node='b'/>" END, &r, &err, &st) == 0);
+    CHECK(run("get", PS "<items node='b'/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_ITEMS && r.max_items == 0 && r.n_item_ids == 0);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
-    CHECK(run("get", PS "<items node='b' max_items='2' subid='s'/>" END, &r, &err, &st) == 0);
+    CHECK(run("get", PS "<items node='b' max_items='2' subid='s'/>" END, &r, &st) == 0);
     CHECK(r.max_items == 2);
     CHECK_STR(r.subid, "s");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
-    CHECK(run("get", PS "<items node='b'><item id='x'/><item id='y'/></items>" END, &r, &err,
-              &st) == 0);
+    CHECK(run("get", PS "<items node='b'><item id='x'/><item id='y'/></items>" END, &r, &st) == 0);
     CHECK(r.n_item_ids == 2);
     CHECK_STR(r.item_ids[1], "y");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     REFUSED("get", PS "<items/>" END, XERR_BAD_REQUEST, "nodeid-required");
     REFUSED("get", PS "<items node='b' max_items='0'/>" END, XERR_BAD_REQUEST, NULL);
@@ -271,51 +251,42 @@ static void test_items(void)
 static void test_entity_lists(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
-    CHECK(run("get", PS "<subscriptions/>" END, &r, &err, &st) == 0);
+    CHECK(run("get", PS "<subscriptions/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_SUBSCRIPTIONS && r.node == NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
-    CHECK(run("get", PS "<affiliations node='n6'/>" END, &r, &err, &st) == 0);
+    done(&r, st);
+    CHECK(run("get", PS "<affiliations node='n6'/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_AFFILIATIONS);
     CHECK_STR(r.node, "n6");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
     REFUSED("set", PS "<subscriptions/>" END, XERR_BAD_REQUEST, NULL);
 }
 
 static void test_owner(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
 
-    CHECK(run("get", OWN "<configure node='n'/>" END, &r, &err, &st) == 0);
+    CHECK(run("get", OWN "<configure node='n'/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_CONFIGURE_GET);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
     CHECK(run("set",
               OWN "<configure node='n'><x xmlns='jabber:x:data' type='cancel'/>"
                   "</configure>" END,
-              &r, &err, &st) == 0);
+              &r, &st) == 0);
     CHECK(r.verb == PS_REQ_CONFIGURE_SET && r.form != NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
-    CHECK(run("get", OWN "<default/>" END, &r, &err, &st) == 0);
+    done(&r, st);
+    CHECK(run("get", OWN "<default/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_DEFAULT);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
-    CHECK(run("set", OWN "<delete node='n'><redirect uri='xmpp:x?;node=y'/></delete>" END, &r, &err,
+    done(&r, st);
+    CHECK(run("set", OWN "<delete node='n'><redirect uri='xmpp:x?;node=y'/></delete>" END, &r,
               &st) == 0);
     CHECK(r.verb == PS_REQ_DELETE);
     CHECK_STR(r.redirect_uri, "xmpp:x?;node=y");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
-    CHECK(run("set", OWN "<purge node='n'/>" END, &r, &err, &st) == 0);
+    done(&r, st);
+    CHECK(run("set", OWN "<purge node='n'/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_PURGE && r.redirect_uri == NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     /* §8.2.3.3 and friends: NodeID required. */
     REFUSED("get", OWN "<configure/>" END, XERR_BAD_REQUEST, "nodeid-required");
@@ -335,7 +306,6 @@ static void test_owner(void)
 static void test_owner_lists(void)
 {
     ps_request_t r;
-    xerr_spec_t err;
     xmpp_stanza_t *st;
 
     CHECK(run("set",
@@ -343,33 +313,30 @@ static void test_owner_lists(void)
                   "<subscription jid='bard@shakespeare.lit' subscription='subscribed'/>"
                   "<subscription jid='Polonius@Denmark.lit/x' subid='s1'/>"
                   "</subscriptions>" END,
-              &r, &err, &st) == 0);
+              &r, &st) == 0);
     CHECK(r.verb == PS_REQ_OWNER_SUBSCRIPTIONS_SET && r.n_sub_changes == 2);
     CHECK_STR(r.sub_changes[0].jid, "bard@shakespeare.lit");
     CHECK(r.sub_changes[0].has_state && r.sub_changes[0].state == PS_SUB_SUBSCRIBED);
     CHECK_STR(r.sub_changes[1].jid, "polonius@denmark.lit/x");
     CHECK(!r.sub_changes[1].has_state);
     CHECK_STR(r.sub_changes[1].subid, "s1");
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     CHECK(run("set",
               OWN "<affiliations node='n'>"
                   "<affiliation jid='bard@shakespeare.lit/r' affiliation='publisher'/>"
                   "<affiliation jid='hamlet@denmark.lit' affiliation='none'/>"
                   "</affiliations>" END,
-              &r, &err, &st) == 0);
+              &r, &st) == 0);
     CHECK(r.verb == PS_REQ_OWNER_AFFILIATIONS_SET && r.n_aff_changes == 2);
     CHECK_STR(r.aff_changes[0].jid, "bard@shakespeare.lit");
     CHECK(r.aff_changes[0].affiliation == PS_AFF_PUBLISHER);
     CHECK(r.aff_changes[1].affiliation == PS_AFF_NONE);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
-    CHECK(run("get", OWN "<affiliations node='n'/>" END, &r, &err, &st) == 0);
+    CHECK(run("get", OWN "<affiliations node='n'/>" END, &r, &st) == 0);
     CHECK(r.verb == PS_REQ_OWNER_AFFILIATIONS_GET && r.n_aff_changes == 0);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     REFUSED("set", OWN "<subscriptions node='n'/>" END, XERR_BAD_REQUEST, NULL);
     REFUSED("set",
@@ -428,8 +395,7 @@ static void test_envelope(void)
     ps_request_t r;
     xerr_spec_t err = {0};
     CHECK_ERR(ps_request_parse(st, &r, &err), err, XERR_BAD_REQUEST, NULL);
-    ps_request_clear(&r);
-    xmpp_stanza_release(st);
+    done(&r, st);
 
     CHECK_STR(ps_verb_name(PS_REQ_OWNER_AFFILIATIONS_SET), "owner-affiliations-set");
     CHECK_STR(ps_verb_name((ps_verb_t)999), "unknown");
