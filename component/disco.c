@@ -23,6 +23,7 @@
 #include "component/jid.h"
 #include "component/log.h"
 #include "component/ns.h"
+#include "component/stanza_util.h"
 
 #define SUBJ "disco"
 
@@ -178,24 +179,10 @@ const char *disco_caps_ver(disco_t *disco)
 
 /* ---- answering ------------------------------------------------------ */
 
-static xmpp_stanza_t *new_child(xmpp_stanza_t *parent, const char *name, const char *ns)
-{
-    xmpp_stanza_t *e = xmpp_stanza_new(xmpp_stanza_get_context(parent));
-    if (!e)
-        return NULL;
-    if (xmpp_stanza_set_name(e, name) != XMPP_EOK ||
-        (ns && xmpp_stanza_set_ns(e, ns) != XMPP_EOK) ||
-        xmpp_stanza_add_child_ex(parent, e, 0) != XMPP_EOK) {
-        xmpp_stanza_release(e);
-        return NULL;
-    }
-    return e; /* borrowed: the parent holds it */
-}
-
 static void fill_identity(xmpp_stanza_t *query, const char *category, const char *type,
                           const char *name)
 {
-    xmpp_stanza_t *e = new_child(query, "identity", NULL);
+    xmpp_stanza_t *e = stanza_add_elem(query, "identity", NULL);
     if (!e)
         return;
     xmpp_stanza_set_attribute(e, "category", category);
@@ -212,7 +199,7 @@ void disco_fill_info(disco_t *disco, xmpp_stanza_t *query)
         fill_identity(query, disco->idents[i].category, disco->idents[i].type,
                       disco->idents[i].name);
     for (size_t i = 0; i < disco->n_features; i++) {
-        xmpp_stanza_t *e = new_child(query, "feature", NULL);
+        xmpp_stanza_t *e = stanza_add_elem(query, "feature", NULL);
         if (e)
             xmpp_stanza_set_attribute(e, "var", disco->features[i]);
     }
@@ -221,7 +208,7 @@ void disco_fill_info(disco_t *disco, xmpp_stanza_t *query)
 static void fill_items(disco_t *disco, xmpp_stanza_t *query)
 {
     for (size_t i = 0; i < disco->n_items; i++) {
-        xmpp_stanza_t *e = new_child(query, "item", NULL);
+        xmpp_stanza_t *e = stanza_add_elem(query, "item", NULL);
         if (!e)
             continue;
         xmpp_stanza_set_attribute(e, "jid", disco->items[i].jid);
@@ -257,7 +244,7 @@ static int reply_query(router_t *router, xmpp_stanza_t *stanza, const char *ns, 
     xmpp_stanza_t *res = router_iq_result(router, stanza);
     if (!res)
         return XERR_INTERNAL_SERVER_ERROR;
-    xmpp_stanza_t *q = new_child(res, "query", ns);
+    xmpp_stanza_t *q = stanza_add_elem(res, "query", ns);
     if (!q) {
         xmpp_stanza_release(res);
         return XERR_INTERNAL_SERVER_ERROR;

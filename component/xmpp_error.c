@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "component/ns.h"
+#include "component/stanza_util.h"
 
 /* RFC 6120 §8.3.3: every defined condition with the type the RFC gives it
  * by default. Indexed by xerr_t so lookups cost nothing. */
@@ -49,32 +50,6 @@ const char *xerr_default_type(xerr_t cond)
     return conditions[cond].type;
 }
 
-/* Creates <name xmlns=ns/>; NULL on OOM. */
-static xmpp_stanza_t *new_elem(xmpp_ctx_t *ctx, const char *name, const char *ns)
-{
-    xmpp_stanza_t *e = xmpp_stanza_new(ctx);
-    if (!e)
-        return NULL;
-    if (xmpp_stanza_set_name(e, name) != XMPP_EOK ||
-        (ns && xmpp_stanza_set_ns(e, ns) != XMPP_EOK)) {
-        xmpp_stanza_release(e);
-        return NULL;
-    }
-    return e;
-}
-
-/* Adds `child` to `parent`, taking the caller's reference either way. */
-static int adopt(xmpp_stanza_t *parent, xmpp_stanza_t *child)
-{
-    if (!child)
-        return -1;
-    if (xmpp_stanza_add_child_ex(parent, child, 0) != XMPP_EOK) {
-        xmpp_stanza_release(child);
-        return -1;
-    }
-    return 0;
-}
-
 static xmpp_stanza_t *build_error_elem(xmpp_ctx_t *ctx, const xerr_spec_t *spec)
 {
     xerr_t cond = spec->cond;
@@ -83,16 +58,16 @@ static xmpp_stanza_t *build_error_elem(xmpp_ctx_t *ctx, const xerr_spec_t *spec)
     if (!xerr_name(cond))
         cond = XERR_UNDEFINED_CONDITION;
 
-    xmpp_stanza_t *err = new_elem(ctx, "error", NULL);
+    xmpp_stanza_t *err = stanza_new_elem(ctx, "error", NULL);
     if (!err)
         return NULL;
     if (xmpp_stanza_set_type(err, spec->type ? spec->type : xerr_default_type(cond)) != XMPP_EOK)
         goto fail;
     /* RFC 6120 §8.3.2 order: defined condition, text, app condition. */
-    if (adopt(err, new_elem(ctx, xerr_name(cond), NS_STANZAS)) < 0)
+    if (stanza_adopt(err, stanza_new_elem(ctx, xerr_name(cond), NS_STANZAS)) < 0)
         goto fail;
     if (spec->text) {
-        xmpp_stanza_t *text = new_elem(ctx, "text", NS_STANZAS);
+        xmpp_stanza_t *text = stanza_new_elem(ctx, "text", NS_STANZAS);
         xmpp_stanza_t *body = xmpp_stanza_new(ctx);
         if (!text || !body || xmpp_stanza_set_text(body, spec->text) != XMPP_EOK) {
             if (text)
@@ -101,11 +76,11 @@ static xmpp_stanza_t *build_error_elem(xmpp_ctx_t *ctx, const xerr_spec_t *spec)
                 xmpp_stanza_release(body);
             goto fail;
         }
-        if (adopt(text, body) < 0 || adopt(err, text) < 0)
+        if (stanza_adopt(text, body) < 0 || stanza_adopt(err, text) < 0)
             goto fail;
     }
     if (spec->app_cond) {
-        xmpp_stanza_t *app = new_elem(ctx, spec->app_cond, spec->app_ns);
+        xmpp_stanza_t *app = stanza_new_elem(ctx, spec->app_cond, spec->app_ns);
         if (!app)
             goto fail;
         if (spec->app_feature &&
@@ -113,7 +88,7 @@ static xmpp_stanza_t *build_error_elem(xmpp_ctx_t *ctx, const xerr_spec_t *spec)
             xmpp_stanza_release(app);
             goto fail;
         }
-        if (adopt(err, app) < 0)
+        if (stanza_adopt(err, app) < 0)
             goto fail;
     }
     return err;
@@ -173,7 +148,7 @@ xmpp_stanza_t *xerr_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *orig, const xerr_spec_
     if (is_iq && type && strcmp(type, "result") == 0)
         return NULL;
 
-    xmpp_stanza_t *reply = new_elem(ctx, name, NULL);
+    xmpp_stanza_t *reply = stanza_new_elem(ctx, name, NULL);
     if (!reply)
         return NULL;
     const char *from = xmpp_stanza_get_from(orig);
@@ -189,10 +164,10 @@ xmpp_stanza_t *xerr_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *orig, const xerr_spec_
      * IQs carry it: echoing a message body back is of no use. */
     if (is_iq) {
         xmpp_stanza_t *child = first_child_elem(orig);
-        if (child && echo_safe(child) && adopt(reply, xmpp_stanza_copy(child)) < 0)
+        if (child && echo_safe(child) && stanza_adopt(reply, xmpp_stanza_copy(child)) < 0)
             goto fail;
     }
-    if (adopt(reply, build_error_elem(ctx, spec)) < 0)
+    if (stanza_adopt(reply, build_error_elem(ctx, spec)) < 0)
         goto fail;
     return reply;
 fail:

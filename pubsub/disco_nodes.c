@@ -23,7 +23,7 @@
 
 static xmpp_stanza_t *query_el(ps_service_t *svc, const char *ns, const char *node)
 {
-    xmpp_stanza_t *q = ps_el(svc->ctx, "query", ns);
+    xmpp_stanza_t *q = stanza_new_elem(svc->ctx, "query", ns);
     if (q && node && xmpp_stanza_set_attribute(q, "node", node) != XMPP_EOK) {
         xmpp_stanza_release(q);
         return NULL;
@@ -44,12 +44,12 @@ int ps_disco_info(ps_service_t *svc, xmpp_stanza_t *iq, xerr_spec_t *err)
     if (!n)
         return ps_err(err, XERR_ITEM_NOT_FOUND, NULL, NULL);
     xmpp_stanza_t *q = query_el(svc, NS_DISCO_INFO, name);
-    xmpp_stanza_t *id = ps_el_add(q, "identity");
-    xmpp_stanza_t *f = ps_el_add(q, "feature");
+    xmpp_stanza_t *id = stanza_add_elem(q, "identity", NULL);
+    xmpp_stanza_t *f = stanza_add_elem(q, "feature", NULL);
     if (!id || !f || xmpp_stanza_set_attribute(id, "category", "pubsub") != XMPP_EOK ||
         xmpp_stanza_set_attribute(id, "type", "leaf") != XMPP_EOK ||
         xmpp_stanza_set_attribute(f, "var", NS_PUBSUB) != XMPP_EOK ||
-        ps_adopt(q, ps_node_metadata_form(svc->ctx, n)) < 0) {
+        stanza_adopt(q, ps_node_metadata_form(svc->ctx, n)) < 0) {
         if (q)
             xmpp_stanza_release(q);
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
@@ -65,7 +65,7 @@ struct list {
     const char *jid;
     size_t budget;
     int oom;
-    size_t skipped;
+    size_t listed;
 };
 
 static int list_node(ps_node_t *n, void *ud)
@@ -74,12 +74,12 @@ static int list_node(ps_node_t *n, void *ud)
     const char *name = ps_node_name(n);
     const char *title = ps_node_config(n)->title;
     size_t sz = 64 + strlen(l->jid) + 6 * (strlen(name) + strlen(title ? title : ""));
-    if (sz > l->budget) {
-        l->skipped++;
-        return 0;
-    }
+    /* Full: the walk stops, so it visits what one stanza holds at most. */
+    if (sz > l->budget)
+        return 1;
     l->budget -= sz;
-    xmpp_stanza_t *e = ps_el_add(l->q, "item");
+    l->listed++;
+    xmpp_stanza_t *e = stanza_add_elem(l->q, "item", NULL);
     if (!e || xmpp_stanza_set_attribute(e, "jid", l->jid) != XMPP_EOK ||
         xmpp_stanza_set_attribute(e, "node", name) != XMPP_EOK ||
         (title && *title && xmpp_stanza_set_attribute(e, "name", title) != XMPP_EOK)) {
@@ -99,7 +99,7 @@ static void node_items_cb(void *ctx, store_err_t e, const store_item_t *items, s
     ps_service_t *svc = op->svc;
     xmpp_stanza_t *q = query_el(svc, NS_DISCO_ITEMS, op->name);
     for (size_t i = 0; q && i < n; i++) {
-        xmpp_stanza_t *it = ps_el_add(q, "item");
+        xmpp_stanza_t *it = stanza_add_elem(q, "item", NULL);
         if (!it || xmpp_stanza_set_attribute(it, "jid", svc->domain) != XMPP_EOK ||
             xmpp_stanza_set_attribute(it, "name", items[i].item_id) != XMPP_EOK) {
             xmpp_stanza_release(q);
@@ -126,8 +126,10 @@ int ps_disco_items(ps_service_t *svc, xmpp_stanza_t *iq, xerr_spec_t *err)
                 xmpp_stanza_release(q);
             return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
         }
-        if (l.skipped)
-            hlog_info(SUBJ, "disco#items: %zu nodes left out (stanza size)", l.skipped);
+        /* Every node is the service's until PEP nodes exist. */
+        if (ps_model_node_count(svc->model) > l.listed)
+            hlog_info(SUBJ, "disco#items: %zu nodes left out (stanza size)",
+                      ps_model_node_count(svc->model) - l.listed);
         ps_reply_result(svc, iq, q);
         return 0;
     }

@@ -116,7 +116,7 @@ static int add_subs(xmpp_stanza_t *parent, const char *only_node, const store_su
             continue;
         if (subs[i].state == STORE_SUB_NONE)
             continue;
-        xmpp_stanza_t *e = ps_el_add(parent, "subscription");
+        xmpp_stanza_t *e = stanza_add_elem(parent, "subscription", NULL);
         if (!e || xmpp_stanza_set_attribute(e, "node", subs[i].node_name) != XMPP_EOK ||
             xmpp_stanza_set_attribute(e, "jid", subs[i].jid) != XMPP_EOK ||
             xmpp_stanza_set_attribute(e, "subscription", store_sub_state_name(subs[i].state)) !=
@@ -205,7 +205,7 @@ static void affs_cb(void *ctx, store_err_t e, const store_aff_entry_t *affs, siz
                 continue;
             if (affs[i].aff == STORE_AFF_NONE)
                 continue;
-            xmpp_stanza_t *a = ps_el_add(inner, "affiliation");
+            xmpp_stanza_t *a = stanza_add_elem(inner, "affiliation", NULL);
             if (!a || xmpp_stanza_set_attribute(a, "node", affs[i].node_name) != XMPP_EOK ||
                 xmpp_stanza_set_attribute(a, "affiliation", store_aff_name(affs[i].aff)) !=
                     XMPP_EOK) {

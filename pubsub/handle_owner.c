@@ -4,7 +4,9 @@
  * (§8.5), the subscriptions list and its modification (§8.8), and the
  * affiliations list and its modification (§8.9). An owner may set any
  * state; an affiliation or access-model change removes the subscriptions
- * it no longer allows.
+ * it no longer allows, in the background (pubsub/prune.h: a million
+ * subscribers are examined a slice per loop turn, at most 1024 deletions
+ * in flight), fan-out skipping them from the change on.
  *
  * Who may create nodes: any entity (the service is open), up to
  * pubsub.max_nodes_per_owner nodes per creating bare JID, counted with
@@ -16,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "component/jid.h"
 #include "component/log.h"
 #include "component/ns.h"
 #include "pubsub/errors.h"
@@ -105,7 +106,7 @@ static xmpp_stanza_t *config_reply(ps_service_t *svc, const char *verb, const ch
 {
     xmpp_stanza_t *inner;
     xmpp_stanza_t *ps = ps_pubsub_el(svc, NS_PUBSUB_OWNER, verb, node, &inner);
-    if (ps && ps_adopt(inner, ps_config_to_form(svc->ctx, cfg, "form")) < 0) {
+    if (ps && stanza_adopt(inner, ps_config_to_form(svc->ctx, cfg, "form")) < 0) {
         xmpp_stanza_release(ps);
         return NULL;
     }
@@ -127,79 +128,6 @@ int ps_h_default(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
     return ps_answer(svc, req->iq, config_reply(svc, "default", NULL, &svc->defaults.node), err);
 }
 
-/* Whether an entity with affiliation `a` may stay subscribed under
- * `cfg`'s access model (§4.1 table, §4.5). */
-static bool may_subscribe(const ps_node_config_t *cfg, ps_affiliation_t a)
-{
-    if (a == PS_AFF_OUTCAST || a == PS_AFF_PUBLISH_ONLY)
-        return false;
-    if (a == PS_AFF_OWNER || cfg->access == PS_ACCESS_OPEN)
-        return true;
-    if (cfg->access == PS_ACCESS_WHITELIST)
-        return a == PS_AFF_PUBLISHER || a == PS_AFF_MEMBER;
-    return false;
-}
-
-struct prune {
-    ps_service_t *svc;
-    ps_nodex_t *nx;
-    const char *only_bare; /* NULL: every subscription */
-};
-
-struct prune_op {
-    ps_nodex_t *nx;
-    char *jid;
-};
-
-static void prune_cb(void *ctx, store_err_t e, int64_t value)
-{
-    (void)value;
-    struct prune_op *p = ctx;
-    if (e == STORE_OK || e == STORE_ENOTFOUND) {
-        if (p->nx->node)
-            ps_node_unsubscribe(p->nx->node, p->jid);
-    } else {
-        hlog_warn(SUBJ, "could not remove the subscription of %s: %s", p->jid, store_strerror(e));
-    }
-    ps_nx_unref(p->nx);
-    free(p->jid);
-    free(p);
-}
-
-static int prune_visit(const char *jid, ps_sub_state_t state, uint64_t subid, void *ud)
-{
-    (void)state;
-    (void)subid;
-    struct prune *pr = ud;
-    char bare[3 * JID_PART_MAX + 3];
-    if (jid_bare(jid, bare, sizeof bare) < 0)
-        return 0;
-    if (pr->only_bare && strcmp(bare, pr->only_bare) != 0)
-        return 0;
-    const ps_node_t *n = pr->nx->node;
-    if (may_subscribe(ps_node_config(n), ps_node_affiliation(n, bare)))
-        return 0;
-    struct prune_op *p = calloc(1, sizeof *p);
-    if (!p || !(p->jid = strdup(jid))) {
-        free(p);
-        return 0;
-    }
-    p->nx = ps_nx_ref(pr->nx);
-    store_sub_delete(pr->svc->store, pr->nx->id, jid, NULL, prune_cb, p);
-    return 0;
-}
-
-/* Removes the subscriptions the node's access model and affiliations no
- * longer allow (after a configuration or affiliation change), so that
- * fan-out never reaches them: their deletion is a write like any other,
- * mirrored in the model by its callback. */
-static void prune_subscriptions(ps_service_t *svc, ps_nodex_t *nx, const char *only_bare)
-{
-    struct prune pr = {svc, nx, only_bare};
-    if (nx->node)
-        ps_node_foreach_subscription(nx->node, prune_visit, &pr);
-}
-
 static void configure_cb(void *ctx, store_err_t e, const store_node_t *node)
 {
     (void)node;
@@ -209,7 +137,7 @@ static void configure_cb(void *ctx, store_err_t e, const store_node_t *node)
     if (op->nx->node && ps_node_set_config(op->nx->node, &op->cfg) < 0)
         hlog_error(SUBJ, "out of memory applying the configuration of %s", op->req.node);
     ps_reply_result(op->svc, op->iq, NULL);
-    prune_subscriptions(op->svc, op->nx, NULL);
+    ps_svc_prune(op->svc, op->nx, NULL);
     ps_op_free(op);
 }
 
@@ -319,15 +247,32 @@ int ps_h_purge(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
 
 /* ---- §8.9 affiliations ---------------------------------------------------- */
 
-struct aff_list {
+/* A list reply kept under server.max_stanza_size (no XEP-0059 paging):
+ * the walk stops when the next entry does not fit, so it visits at most
+ * what one stanza holds, however large the node. */
+struct owner_list {
     xmpp_stanza_t *parent;
+    size_t budget;
+    size_t listed;
     int oom;
 };
 
+/* Takes `sz` bytes of the budget, or tells the walk to stop. */
+static bool list_fits(struct owner_list *l, size_t sz)
+{
+    if (sz > l->budget)
+        return false;
+    l->budget -= sz;
+    l->listed++;
+    return true;
+}
+
 static int aff_visit(const char *bare, ps_affiliation_t a, void *ud)
 {
-    struct aff_list *l = ud;
-    xmpp_stanza_t *e = ps_el_add(l->parent, "affiliation");
+    struct owner_list *l = ud;
+    if (!list_fits(l, 64 + 6 * strlen(bare)))
+        return 1;
+    xmpp_stanza_t *e = stanza_add_elem(l->parent, "affiliation", NULL);
     if (!e || xmpp_stanza_set_attribute(e, "jid", bare) != XMPP_EOK ||
         xmpp_stanza_set_attribute(e, "affiliation", ps_affiliation_name(a)) != XMPP_EOK) {
         l->oom = 1;
@@ -344,7 +289,7 @@ int ps_h_owner_affs_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
         return rc;
     xmpp_stanza_t *inner;
     xmpp_stanza_t *ps = ps_pubsub_el(svc, NS_PUBSUB_OWNER, "affiliations", req->node, &inner);
-    struct aff_list l = {inner, ps == NULL};
+    struct owner_list l = {inner, svc->max_stanza / 2, 0, ps == NULL};
     if (ps)
         ps_node_foreach_affiliation(n, aff_visit, &l);
     if (l.oom) {
@@ -352,6 +297,12 @@ int ps_h_owner_affs_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
             xmpp_stanza_release(ps);
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
     }
+    size_t total = 0;
+    for (ps_affiliation_t a = PS_AFF_OUTCAST; a <= PS_AFF_OWNER; a++)
+        total += ps_node_affiliation_count(n, a);
+    if (total > l.listed)
+        hlog_info(SUBJ, "affiliations of %s: %zu left out of the list (stanza size)", req->node,
+                  total - l.listed);
     ps_reply_result(svc, req->iq, ps);
     return 0;
 }
@@ -397,7 +348,7 @@ static void aff_set_cb(void *ctx, store_err_t e, int64_t value)
         if (ps_node_set_affiliation(op->nx->node, ch->jid, ch->affiliation) < 0)
             hlog_error(SUBJ, "out of memory applying the affiliation of %s", ch->jid);
         else
-            prune_subscriptions(op->svc, op->nx, ch->jid);
+            ps_svc_prune(op->svc, op->nx, ch->jid);
     }
     change_written(op, e);
 }
@@ -434,24 +385,13 @@ int ps_h_owner_affs_set(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
 
 /* ---- §8.8 subscriptions -------------------------------------------------- */
 
-struct sub_list {
-    xmpp_stanza_t *parent;
-    size_t budget;
-    size_t skipped;
-    int oom;
-};
-
 static int sub_visit(const char *jid, ps_sub_state_t state, uint64_t subid, void *ud)
 {
-    struct sub_list *l = ud;
-    size_t sz = 96 + 6 * strlen(jid);
-    if (sz > l->budget) {
-        l->skipped++;
-        return 0;
-    }
-    l->budget -= sz;
+    struct owner_list *l = ud;
+    if (!list_fits(l, 96 + 6 * strlen(jid)))
+        return 1;
     char sid[PS_SUBID_LEN + 1];
-    xmpp_stanza_t *e = ps_el_add(l->parent, "subscription");
+    xmpp_stanza_t *e = stanza_add_elem(l->parent, "subscription", NULL);
     if (subid)
         ps_subid_format(subid, sid);
     if (!e || xmpp_stanza_set_attribute(e, "jid", jid) != XMPP_EOK ||
@@ -463,8 +403,8 @@ static int sub_visit(const char *jid, ps_sub_state_t state, uint64_t subid, void
     return 0;
 }
 
-/* The list is kept under server.max_stanza_size (no XEP-0059 paging):
- * a node with more subscribers than fit gets a truncated list. */
+/* Kept under server.max_stanza_size like the affiliations list: a node
+ * with more subscriptions than fit gets a truncated list. */
 int ps_h_owner_subs_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
 {
     ps_node_t *n = ps_svc_find(svc, req->node);
@@ -473,7 +413,7 @@ int ps_h_owner_subs_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
         return rc;
     xmpp_stanza_t *inner;
     xmpp_stanza_t *ps = ps_pubsub_el(svc, NS_PUBSUB_OWNER, "subscriptions", req->node, &inner);
-    struct sub_list l = {inner, svc->max_stanza / 2, 0, ps == NULL};
+    struct owner_list l = {inner, svc->max_stanza / 2, 0, ps == NULL};
     if (ps)
         ps_node_foreach_subscription(n, sub_visit, &l);
     if (l.oom) {
@@ -481,9 +421,9 @@ int ps_h_owner_subs_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
             xmpp_stanza_release(ps);
         return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
     }
-    if (l.skipped)
+    if (ps_node_subscription_count(n) > l.listed)
         hlog_info(SUBJ, "subscriptions of %s: %zu left out of the list (stanza size)", req->node,
-                  l.skipped);
+                  ps_node_subscription_count(n) - l.listed);
     ps_reply_result(svc, req->iq, ps);
     return 0;
 }

@@ -79,7 +79,7 @@ static void reply_published(ps_service_t *svc, ps_op_t *op)
     xmpp_stanza_t *inner;
     xmpp_stanza_t *ps = ps_pubsub_el(svc, NS_PUBSUB, "publish", op->req.node, &inner);
     if (ps && op->name) {
-        xmpp_stanza_t *item = ps_el_add(inner, "item");
+        xmpp_stanza_t *item = stanza_add_elem(inner, "item", NULL);
         if (!item || xmpp_stanza_set_attribute(item, "id", op->name) != XMPP_EOK) {
             xmpp_stanza_release(ps);
             ps = NULL;

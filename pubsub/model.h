@@ -74,8 +74,10 @@ ps_node_t *ps_model_find(const ps_model_t *m, const char *scope, const char *nam
 int ps_model_create(ps_model_t *m, const char *scope, const char *name, const ps_node_config_t *cfg,
                     const char *owner, ps_node_t **out, xerr_spec_t *err);
 
-/* Unlinks the node (ps_model_find no longer returns it) and frees it, at
- * once or, if fan-out walks are open on it, when the last one ends. */
+/* Unlinks the node (ps_model_find no longer returns it) and frees it: at
+ * once when it is small; otherwise (or while fan-out walks are open on
+ * it, until the last one ends) its subscriptions are released by
+ * ps_model_chores, a budget at a time. */
 void ps_model_remove(ps_model_t *m, ps_node_t *node);
 
 size_t ps_model_node_count(const ps_model_t *m);
@@ -122,8 +124,11 @@ int ps_node_subscribe(ps_node_t *n, const char *jid, ps_sub_state_t state, uint6
 ps_sub_state_t ps_node_subscription(const ps_node_t *n, const char *jid, uint64_t *subid);
 /* 1 if a subscription was removed, 0 if there was none. */
 int ps_node_unsubscribe(ps_node_t *n, const char *jid);
-/* Subscriptions in state subscribed (the fan-out audience). */
+/* Subscriptions in state subscribed (the fan-out audience; a
+ * subscription a prune pass found refused no longer counts). */
 size_t ps_node_subscriber_count(const ps_node_t *n);
+/* Subscriptions in any state. */
+size_t ps_node_subscription_count(const ps_node_t *n);
 typedef int (*ps_sub_visit_fn)(const char *jid, ps_sub_state_t state, uint64_t subid, void *ud);
 /* Each subscription (any state), until fn returns non-zero. */
 void ps_node_foreach_subscription(const ps_node_t *n, ps_sub_visit_fn fn, void *ud);
@@ -138,18 +143,89 @@ typedef struct {
 typedef struct {
     ps_node_t *node;
     uint32_t pos, end; /* private */
-    uint32_t ids[64];  /* private scratch */
 } ps_fanout_t;
 
 /* Starts a walk over the node's subscribers in state subscribed at this
  * moment. Any number of walks may be open; subscriptions may change
  * between slices (see subset.h for what a walk then sees), and the node
- * stays allocated until the walk ends even if removed from the model. */
+ * stays allocated until the walk ends even if removed from the model.
+ * While a prune pass runs on the node, the walk skips the subscribers its
+ * rules refuse (see ps_node_prune). */
 void ps_fanout_begin(ps_fanout_t *f, ps_node_t *node);
 /* Writes up to `max` recipients into out; returns how many, 0 when the
  * walk is complete. */
 size_t ps_fanout_next(ps_fanout_t *f, ps_recipient_t *out, size_t max);
 void ps_fanout_end(ps_fanout_t *f);
+
+/* ---- deferred work ----------------------------------------------------- */
+
+/* Work the model does a budget at a time so that no call costs time in
+ * proportion to a node's subscribers: releasing removed nodes, compacting
+ * a set after walks saw many removals (subset.h), and prune passes. The
+ * model stays free of I/O: its owner registers `fn`, which is called
+ * (from inside model calls) when such work becomes runnable, and then
+ * calls ps_model_chores / ps_model_prune_step from its loop. */
+typedef void (*ps_model_wake_fn)(void *ud);
+void ps_model_on_work(ps_model_t *m, ps_model_wake_fn fn, void *ud);
+
+/* Does up to `budget` units (an entry released or compacted) of release
+ * and compaction; returns the units done. */
+size_t ps_model_chores(ps_model_t *m, size_t budget);
+/* Whether ps_model_chores has work it can do now (not just work waiting
+ * for walks to end). */
+bool ps_model_has_chores(const ps_model_t *m);
+
+/* ---- pruning refused subscriptions (the engine: pubsub/prune.h) -------- */
+
+/* The rules a subscription is held to (§4.1 table, §4.5): never outcast
+ * or publish-only, always an owner, anyone under open, publishers and
+ * members under whitelist, nobody under a model not implemented. Whether
+ * they refuse anyone at all on `n`: */
+bool ps_node_may_refuse(const ps_node_t *n);
+
+/* Starts a prune pass on `n`, or restarts the one running, after a change
+ * of its rules: every subscription (only those of `only_bare`, a bare
+ * JID, when only its affiliation changed) is examined again, a slice at a
+ * time by ps_model_prune_step, and each one the rules refuse is marked
+ * and queued for deletion. From this call until the pass ends, fan-out
+ * walks and ps_check_publish examine any subscription the pass has not
+ * reached yet before using it, and marked ones are skipped: nothing is
+ * delivered to a refused subscriber in the meantime. 0, or -1 on OOM
+ * (nothing changed). */
+int ps_node_prune(ps_node_t *n, const char *only_bare);
+bool ps_node_pruning(const ps_node_t *n);
+
+/* Starts the deletion of `jid`'s subscription on `n` (the JID is valid
+ * during the call only); returns 0, or -1 when it could not be started
+ * (the pass retries it later). It must end with ps_node_prune_done, not
+ * before the call returns. */
+typedef int (*ps_prune_emit_fn)(void *ud, ps_node_t *n, const char *jid);
+
+/* Advances the prune passes, nodes taking turns, by up to `budget` units
+ * (a subscription examined or a queued one dropped: 1, a deletion started:
+ * 8, so a step may end up to 7 units over), and
+ * starts at most `max_emit` deletions through `emit`. `now` is a clock in
+ * seconds for retry delays. Returns the units used. */
+size_t ps_model_prune_step(ps_model_t *m, double now, size_t budget, size_t max_emit,
+                           ps_prune_emit_fn emit, void *ud);
+
+typedef enum {
+    PS_PRUNE_IDLE = 0, /* no pass */
+    PS_PRUNE_RUN,      /* ps_model_prune_step has work now */
+    PS_PRUNE_WAIT,     /* only deletions in flight, or retries later */
+} ps_prune_state_t;
+/* What the passes need; `can_emit`: deletions may be started now. For
+ * WAIT, *wake_at is the earliest retry time, or 0 when only completions
+ * can make progress. */
+ps_prune_state_t ps_model_prune_state(const ps_model_t *m, double now, bool can_emit,
+                                      double *wake_at);
+
+/* A deletion started by `emit` ended. `deleted` (the store no longer has
+ * the subscription) removes it from the model; otherwise it stays marked
+ * refused (never delivered to) and the pass tries again after a delay
+ * (1 s, doubling up to 60 s), the node staying guarded. A pass ends when
+ * every subscription was examined and every deletion is done. */
+void ps_node_prune_done(ps_node_t *n, const char *jid, bool deleted);
 
 /* ---- authorization (§4.1 table, §4.5 access models) ------------------ */
 

@@ -51,6 +51,25 @@ static int fo_links_up(void *ud)
     return component_links_up(((ps_service_t *)ud)->comp);
 }
 
+/* ---- prune I/O -------------------------------------------------------- */
+
+static void pr_deleted(void *ctx, store_err_t e, int64_t value)
+{
+    (void)value;
+    /* Not found: already gone, which is what the prune wanted. */
+    ps_pr_write_done(ctx, e == STORE_OK || e == STORE_ENOTFOUND);
+}
+
+static int pr_del(void *ud, ps_node_t *node, const char *jid, ps_pr_write_t *w)
+{
+    ps_service_t *svc = ud;
+    ps_nodex_t *nx = ps_svc_nodex(svc, node);
+    if (!nx)
+        return -1;
+    store_sub_delete(svc->store, nx->id, jid, NULL, pr_deleted, w);
+    return 0;
+}
+
 /* ---- dispatch --------------------------------------------------------- */
 
 typedef int (*verb_fn)(ps_service_t *, ps_request_t *, xerr_spec_t *);
@@ -459,10 +478,15 @@ ps_service_t *ps_service_new(component_t *comp, store_t *store, const herald_con
     };
     ps_fo_io_t io = {fo_send, fo_queue_len, fo_links_up, svc};
     svc->fo = ps_fo_new(svc->loop, &fo, &io);
-    if (!svc->domain || !svc->model || !svc->nodex || !svc->owned || !svc->rl || !svc->fo) {
+    ps_pr_opts_t pro = {0};
+    ps_pr_io_t prio = {pr_del, svc};
+    svc->pr = ps_pr_new(svc->loop, &pro, &prio);
+    if (!svc->domain || !svc->model || !svc->nodex || !svc->owned || !svc->rl || !svc->fo ||
+        !svc->pr) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    ps_pr_attach(svc->pr, svc->model);
     router_t *r = svc->router;
     if (router_add(r, ROUTE_IQ, NS_PUBSUB, on_pubsub, svc) < 0 ||
         router_add(r, ROUTE_IQ, NS_PUBSUB_OWNER, on_pubsub, svc) < 0 ||
@@ -510,7 +534,9 @@ static void drain_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
     ps_service_t *svc = container_of(w, ps_service_t, drain_poll);
     ps_fo_stats_t st;
     ps_fo_stats(svc->fo, &st);
-    if (svc->n_ops == 0 && st.jobs == 0)
+    ps_pr_stats_t pst;
+    ps_pr_stats(svc->pr, &pst);
+    if (svc->n_ops == 0 && st.jobs == 0 && pst.inflight == 0)
         drained(svc);
 }
 
@@ -521,8 +547,13 @@ static void drain_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     ps_service_t *svc = container_of(w, ps_service_t, drain_timer);
     ps_fo_stats_t st;
     ps_fo_stats(svc->fo, &st);
-    hlog_warn(SUBJ, "stopping with %zu request%s in flight and %zu notification job%s queued",
-              svc->n_ops, svc->n_ops == 1 ? "" : "s", st.jobs, st.jobs == 1 ? "" : "s");
+    ps_pr_stats_t pst;
+    ps_pr_stats(svc->pr, &pst);
+    hlog_warn(SUBJ,
+              "stopping with %zu request%s in flight, %zu notification job%s queued and %zu "
+              "subscription deletion%s in flight",
+              svc->n_ops, svc->n_ops == 1 ? "" : "s", st.jobs, st.jobs == 1 ? "" : "s",
+              pst.inflight, pst.inflight == 1 ? "" : "s");
     drained(svc);
 }
 
@@ -534,6 +565,9 @@ void ps_service_shutdown(ps_service_t *svc, unsigned grace_ms, ps_service_draine
     wait_drain(svc, true, false);
     ps_load_abandon(svc);
     ev_timer_stop(svc->loop, &svc->load_retry);
+    /* Unfinished prunes resume after the restart (ps_svc_node_loaded);
+     * the deletions in flight are waited for like requests. */
+    ps_pr_stop(svc->pr);
     svc->drained = done;
     svc->drained_ud = ud;
     /* Both timers fire from the loop, so `done` never runs inside this
@@ -570,8 +604,11 @@ void ps_service_free(ps_service_t *svc)
     if (svc->n_ops)
         hlog_warn(SUBJ, "%zu request%s still in flight at exit", svc->n_ops,
                   svc->n_ops == 1 ? "" : "s");
-    /* Jobs pin nodes of the model: the engine goes first. */
+    /* Jobs pin nodes of the model: the engine goes first. Then the prune
+     * engine, which ending walks may still have woken. */
     ps_fo_free(svc->fo);
+    ps_pr_free(svc->pr);
+    svc->pr = NULL;
     ps_svc_free_model(svc);
     ps_rl_free(svc->rl);
     ps_config_defaults_clear(&svc->defaults);

@@ -23,10 +23,11 @@
 #include "pubsub/model.h"
 #include "pubsub/node_config.h"
 #include "pubsub/notify.h"
+#include "pubsub/prune.h"
 #include "pubsub/ratelimit.h"
 #include "pubsub/request.h"
 #include "pubsub/service.h"
-#include "pubsub/stanza.h"
+#include "component/stanza_util.h"
 #include "pubsub/strmap.h"
 #include "storage/store.h"
 
@@ -76,6 +77,7 @@ struct ps_service {
     ps_strmap_t *owned; /* creator bare JID -> (uintptr_t) nodes created
                            or being created */
     ps_fo_t *fo;
+    ps_pr_t *pr; /* prune passes and the model's deferred releases */
     ps_rl_t *rl;
     ev_timer rl_sweep;
     ps_ids_t ids;
@@ -145,6 +147,14 @@ void ps_svc_clear_model(ps_service_t *svc);
  * ps_svc_clear_model before it makes new ones). */
 void ps_svc_free_model(ps_service_t *svc);
 
+/* After the node's rules changed (its access model; the affiliation of
+ * `only_bare` when not NULL): starts removing the subscriptions they
+ * refuse, in the background (prune.h), fan-out skipping them at once. */
+void ps_svc_prune(ps_service_t *svc, ps_nodex_t *nx, const char *only_bare);
+/* A node's lists are loaded: subscriptions its rules refuse (left by a
+ * stop or crash in the middle of a prune) are removed the same way. */
+void ps_svc_node_loaded(ps_service_t *svc, ps_nodex_t *nx);
+
 /* Nodes created (or being created) by a bare JID, for
  * pubsub.max_nodes_per_owner. */
 size_t ps_svc_owned(ps_service_t *svc, const char *bare);
@@ -186,7 +196,7 @@ void ps_reply_raw(ps_service_t *svc, xmpp_stanza_t *iq, const char *body, size_t
 int ps_store_xerr(store_err_t e, xerr_spec_t *err);
 
 /* <pubsub xmlns=ns><name node=node/></pubsub>, *inner set to <name/>;
- * NULL on OOM. (Other elements: pubsub/stanza.h.) */
+ * NULL on OOM. (Other elements: component/stanza_util.h.) */
 xmpp_stanza_t *ps_pubsub_el(ps_service_t *svc, const char *ns, const char *name, const char *node,
                             xmpp_stanza_t **inner);
 

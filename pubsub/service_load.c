@@ -227,6 +227,8 @@ static void part_end(struct node_load *nl, bool live)
     struct ps_load *ld = nl->ld;
     if (--nl->parts > 0)
         return;
+    if (live)
+        ps_svc_node_loaded(ld->svc, nl->nx);
     node_load_free(nl);
     if (live) {
         ld->active--;

@@ -91,12 +91,16 @@ void ps_svc_remove_node(ps_service_t *svc, ps_nodex_t *nx)
         ps_svc_owned_add(svc, ps_node_creator(n), -1);
     ps_strmap_del(svc->nodex, (const char *)&n, sizeof n);
     nx->node = NULL;
+    if (svc->pr)
+        ps_pr_forget(svc->pr, n);
     ps_model_remove(svc->model, n);
     ps_nx_unref(nx);
 }
 
 void ps_svc_free_model(ps_service_t *svc)
 {
+    if (svc->pr)
+        ps_pr_attach(svc->pr, NULL);
     /* Requests in flight keep their nodex, which now says "deleted". */
     for (size_t i = 0; svc->nodex && i < ps_strmap_count(svc->nodex); i++) {
         void *v;
@@ -120,6 +124,26 @@ void ps_svc_clear_model(ps_service_t *svc)
         hlog_error(SUBJ, "out of memory resetting the model");
         abort();
     }
+    if (svc->pr)
+        ps_pr_attach(svc->pr, svc->model);
+}
+
+void ps_svc_prune(ps_service_t *svc, ps_nodex_t *nx, const char *only_bare)
+{
+    (void)svc;
+    if (nx->node && ps_node_prune(nx->node, only_bare) < 0)
+        hlog_error(SUBJ, "out of memory: subscriptions of %s not checked against its new rules",
+                   ps_node_name(nx->node));
+}
+
+void ps_svc_node_loaded(ps_service_t *svc, ps_nodex_t *nx)
+{
+    ps_node_t *n = nx->node;
+    /* Only the access models implemented here: the subscriptions of a
+     * node whose model this version does not know are left alone. */
+    ps_access_model_t a = n ? ps_node_config(n)->access : PS_ACCESS_OPEN;
+    if (n && (a == PS_ACCESS_OPEN || a == PS_ACCESS_WHITELIST) && ps_node_may_refuse(n))
+        ps_svc_prune(svc, nx, NULL);
 }
 
 /* ---- ops -------------------------------------------------------------- */
@@ -255,7 +279,7 @@ void ps_reply_result(ps_service_t *svc, xmpp_stanza_t *iq, xmpp_stanza_t *child)
     xmpp_stanza_t *res = router_iq_result(svc->router, iq);
     if (!res && child) {
         xmpp_stanza_release(child);
-    } else if (child && ps_adopt(res, child) < 0) {
+    } else if (child && stanza_adopt(res, child) < 0) {
         xmpp_stanza_release(res);
         res = NULL;
     }
@@ -300,8 +324,8 @@ void ps_reply_raw(ps_service_t *svc, xmpp_stanza_t *iq, const char *body, size_t
 xmpp_stanza_t *ps_pubsub_el(ps_service_t *svc, const char *ns, const char *name, const char *node,
                             xmpp_stanza_t **inner)
 {
-    xmpp_stanza_t *ps = ps_el(svc->ctx, "pubsub", ns);
-    xmpp_stanza_t *in = ps_el_add(ps, name);
+    xmpp_stanza_t *ps = stanza_new_elem(svc->ctx, "pubsub", ns);
+    xmpp_stanza_t *in = stanza_add_elem(ps, name, NULL);
     if (!in || (node && xmpp_stanza_set_attribute(in, "node", node) != XMPP_EOK)) {
         if (ps)
             xmpp_stanza_release(ps);

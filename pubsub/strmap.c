@@ -49,6 +49,16 @@ void ps_strmap_free(ps_strmap_t *m)
     free(m);
 }
 
+size_t ps_strmap_release(ps_strmap_t *m, size_t budget)
+{
+    size_t k = 0;
+    while (m->n && k < budget) {
+        free(m->ents[--m->n].key);
+        k++;
+    }
+    return k;
+}
+
 size_t ps_strmap_count(const ps_strmap_t *m)
 {
     return m->n;

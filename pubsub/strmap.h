@@ -15,6 +15,10 @@ typedef struct ps_strmap ps_strmap_t;
 ps_strmap_t *ps_strmap_new(void);
 /* Frees the map and its key copies, not the values. */
 void ps_strmap_free(ps_strmap_t *m);
+/* Frees up to `budget` key copies, from the last entry (for a map being
+ * thrown away: it is not read any more); returns how many. The map is
+ * empty, and ps_strmap_free costs little, when it returns less. */
+size_t ps_strmap_release(ps_strmap_t *m, size_t budget);
 
 size_t ps_strmap_count(const ps_strmap_t *m);
 

@@ -1,5 +1,6 @@
 #include "pubsub/subset.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 /* PS_SUB_NONE / PS_SUB_SUBSCRIBED of model.h, repeated to keep this
@@ -101,6 +102,7 @@ static uint32_t find(const ps_subset_t *s, const strtab_t *t, const char *jid, s
     return p;
 }
 
+/* Flagged states are live but never STATE_SUBSCRIBED (exact compare). */
 static void set_state(ps_subset_t *s, struct ps_sub_ent *e, uint32_t state)
 {
     if (e->state != STATE_NONE)
@@ -178,15 +180,18 @@ int ps_subset_del(ps_subset_t *s, strtab_t *t, const char *jid, size_t len)
     if (!p || s->ents[p - 1].state == STATE_NONE)
         return 0;
     set_state(s, &s->ents[p - 1], STATE_NONE);
-    if (s->iterators == 0) {
+    if (s->iterators == 0 && !s->compacting) {
         swap_remove(s, t, p - 1);
         return 1;
     }
+    if (s->dead_overflow)
+        return 1; /* the scan will find it */
     if (s->n_dead == s->cap_dead) {
         uint32_t cap = s->cap_dead ? s->cap_dead * 2 : 8;
         uint32_t *d = realloc(s->dead, (size_t)cap * sizeof *d);
         if (!d) {
             s->dead_overflow = 1;
+            s->scan = UINT32_MAX;
             return 1;
         }
         s->dead = d;
@@ -210,6 +215,21 @@ const struct ps_sub_ent *ps_subset_at(const ps_subset_t *s, uint32_t i)
     return &s->ents[i];
 }
 
+uint32_t ps_subset_find_id(const ps_subset_t *s, uint32_t id)
+{
+    uint32_t p;
+    if (!s->index || !id)
+        return 0;
+    probe(s, id, &p);
+    return p && s->ents[p - 1].state != STATE_NONE ? p : 0;
+}
+
+void ps_subset_set_state(ps_subset_t *s, uint32_t i, uint32_t state)
+{
+    if (state != STATE_NONE && i < s->n && s->ents[i].state != STATE_NONE)
+        set_state(s, &s->ents[i], state);
+}
+
 void ps_subset_iter_begin(ps_subset_t *s, ps_subset_iter_t *it)
 {
     s->iterators++;
@@ -228,37 +248,80 @@ size_t ps_subset_iter_next(const ps_subset_t *s, ps_subset_iter_t *it, uint32_t 
     return k;
 }
 
-static int desc(const void *a, const void *b)
+/* One unit of compaction: a dead entry at the end is dropped first, so
+ * that the entry a swap-remove moves into a hole is always live. Only
+ * live entries ever move, so a mark keeps naming its dead entry (or a
+ * position past the end, or a live entry: skipped), in any order. */
+size_t ps_subset_compact(ps_subset_t *s, strtab_t *t, size_t budget)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Removes the entries marked during walks. Highest positions first: each
- * swap-remove then moves in an entry from above that is already known to
- * be live, so no mark is lost and a repeated mark finds a live entry and
- * is skipped. */
-static void compact(ps_subset_t *s, strtab_t *t)
-{
-    if (s->dead_overflow) {
-        for (uint32_t i = s->n; i-- > 0;)
-            if (s->ents[i].state == STATE_NONE)
-                swap_remove(s, t, i);
-    } else {
-        qsort(s->dead, s->n_dead, sizeof *s->dead, desc);
-        for (uint32_t i = 0; i < s->n_dead; i++) {
-            uint32_t pos = s->dead[i];
+    size_t used = 0;
+    if (s->iterators)
+        return 0;
+    while (used < budget) {
+        if (s->n && s->ents[s->n - 1].state == STATE_NONE) {
+            swap_remove(s, t, s->n - 1);
+        } else if (s->dead_overflow) {
+            /* A mark was lost: every position is looked at, downwards. */
+            if (s->scan > s->n)
+                s->scan = s->n;
+            if (s->scan == 0) {
+                s->dead_overflow = 0;
+                s->n_dead = 0;
+                continue;
+            }
+            uint32_t pos = --s->scan;
+            if (s->ents[pos].state == STATE_NONE)
+                swap_remove(s, t, pos);
+        } else if (s->n_dead) {
+            uint32_t pos = s->dead[--s->n_dead];
             if (pos < s->n && s->ents[pos].state == STATE_NONE)
                 swap_remove(s, t, pos);
+        } else {
+            break;
         }
+        used++;
     }
-    s->n_dead = 0;
-    s->dead_overflow = 0;
+    s->compacting = s->n_dead || s->dead_overflow;
+    return used;
 }
 
 void ps_subset_iter_end(ps_subset_t *s, strtab_t *t, ps_subset_iter_t *it)
 {
     it->pos = it->end;
-    if (s->iterators && --s->iterators == 0 && (s->n_dead || s->dead_overflow))
-        compact(s, t);
+    if (!s->iterators || --s->iterators)
+        return;
+    if (!s->compacting && !s->dead_overflow && s->n_dead <= PS_SUBSET_COMPACT_NOW)
+        ps_subset_compact(s, t, SIZE_MAX);
+    else
+        s->compacting = 1;
+}
+
+/* Entries given back to the allocator at a time while releasing: freeing
+ * a million-entry set's arrays at once costs ~7 ms of munmap. */
+#define SHRINK_ENTS (64u * 1024)
+
+size_t ps_subset_release(ps_subset_t *s, strtab_t *t, size_t budget)
+{
+    size_t used = 0;
+    /* Nobody looks entries up any more: the index goes first. */
+    free(s->index);
+    s->index = NULL;
+    free(s->dead);
+    s->dead = NULL;
+    s->n_dead = s->cap_dead = 0;
+    while (s->n && used < budget) {
+        strtab_unref(t, s->ents[--s->n].jid);
+        used++;
+    }
+    if (s->cap - s->n >= SHRINK_ENTS && s->n) {
+        uint32_t cap = s->cap - SHRINK_ENTS;
+        struct ps_sub_ent *e = realloc(s->ents, (size_t)cap * sizeof *e);
+        if (e) {
+            s->ents = e;
+            s->cap = cap;
+        }
+    }
+    if (!s->n)
+        ps_subset_clear(s, t);
+    return used;
 }

@@ -10,7 +10,17 @@
  * removals only mark the entry (state NONE) and are compacted when the
  * last iterator ends. So a slice-by-slice walk reaches every subscription
  * that existed when it began and was not removed meanwhile, exactly once,
- * however the set changes between slices. */
+ * however the set changes between slices.
+ *
+ * Bounded work: when a walk ends with more removals to compact than
+ * PS_SUBSET_COMPACT_NOW, the set stays pinned (as if still walked) and
+ * ps_subset_compact removes them a budget at a time; a set being thrown
+ * away can likewise be released a budget at a time (ps_subset_release).
+ * Compaction moves only live entries, from the end into holes.
+ *
+ * A state is a value below 256 plus optional flag bits above it (the
+ * model's marks): an entry with flag bits is live but not SUBSCRIBED, so
+ * walks and the subscribed count pass over it at no cost. */
 #ifndef HERALD_PS_SUBSET_H
 #define HERALD_PS_SUBSET_H
 
@@ -33,10 +43,18 @@ typedef struct {
     uint32_t live;       /* entries whose state is not NONE */
     uint32_t subscribed; /* entries whose state is SUBSCRIBED */
     uint32_t iterators;
-    uint32_t *dead; /* positions marked NONE while iterated */
+    uint32_t *dead; /* positions marked NONE while pinned */
     uint32_t n_dead, cap_dead;
-    int dead_overflow; /* a mark could not be recorded: scan at the end */
+    int dead_overflow; /* a mark could not be recorded: scan the set */
+    uint32_t scan;     /* that scan's cursor (positions below: not yet) */
+    int compacting;    /* removals left for ps_subset_compact: pinned */
 } ps_subset_t;
+
+/* Removals compacted at once when the last walk ends (more are left to
+ * ps_subset_compact). */
+#define PS_SUBSET_COMPACT_NOW 4096u
+/* Bits of a state that are the state proper; the rest are flags. */
+#define PS_SUBSET_STATE_MASK 0xffu
 
 typedef struct {
     uint32_t pos, end;
@@ -61,8 +79,13 @@ int ps_subset_del(ps_subset_t *s, strtab_t *t, const char *jid, size_t len);
 uint32_t ps_subset_count(const ps_subset_t *s);
 uint32_t ps_subset_subscribed(const ps_subset_t *s);
 
-/* Entry at position i < s->n (its state may be NONE while iterated). */
+/* Entry at position i < s->n (its state may be NONE while pinned). */
 const struct ps_sub_ent *ps_subset_at(const ps_subset_t *s, uint32_t i);
+/* Position + 1 of the live entry of JID id `id`, or 0. */
+uint32_t ps_subset_find_id(const ps_subset_t *s, uint32_t id);
+/* Replaces the state (flags included) of the live entry at position i;
+ * `state` must not be NONE. Keeps the counts right. */
+void ps_subset_set_state(ps_subset_t *s, uint32_t i, uint32_t state);
 
 /* Fan-out walk. begin pins positions (see above); next writes up to
  * `max` JID ids of SUBSCRIBED entries and returns how many (0: done);
@@ -70,5 +93,15 @@ const struct ps_sub_ent *ps_subset_at(const ps_subset_t *s, uint32_t i);
 void ps_subset_iter_begin(ps_subset_t *s, ps_subset_iter_t *it);
 size_t ps_subset_iter_next(const ps_subset_t *s, ps_subset_iter_t *it, uint32_t *ids, size_t max);
 void ps_subset_iter_end(ps_subset_t *s, strtab_t *t, ps_subset_iter_t *it);
+
+/* Compacts up to `budget` removals left by walks when no walk is open;
+ * returns the work done (0 while walked). s->compacting tells whether
+ * some are left. */
+size_t ps_subset_compact(ps_subset_t *s, strtab_t *t, size_t budget);
+/* Drops up to `budget` entries' JID references, from the end, and frees
+ * the memory with the last: for a set that is being thrown away and is no
+ * longer read or walked. Returns the work done; the set is empty (and may
+ * be cleared at no cost) when s->n is 0. */
+size_t ps_subset_release(ps_subset_t *s, strtab_t *t, size_t budget);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "component/ns.h"
-#include "pubsub/stanza.h"
+#include "component/stanza_util.h"
 
 static int is_elem(xmpp_stanza_t *s, const char *name)
 {
@@ -102,7 +102,7 @@ int ps_xdata_form_type(xmpp_stanza_t *x, char **out)
 /* <name>text</name> */
 static xmpp_stanza_t *text_elem(xmpp_ctx_t *ctx, const char *name, const char *text)
 {
-    xmpp_stanza_t *e = ps_el(ctx, name, NULL);
+    xmpp_stanza_t *e = stanza_new_elem(ctx, name, NULL);
     if (!e)
         return NULL;
     if (!*text)
@@ -112,7 +112,7 @@ static xmpp_stanza_t *text_elem(xmpp_ctx_t *ctx, const char *name, const char *t
         xmpp_stanza_release(t);
         t = NULL;
     }
-    if (ps_adopt(e, t) < 0) {
+    if (stanza_adopt(e, t) < 0) {
         xmpp_stanza_release(e);
         return NULL;
     }
@@ -121,7 +121,7 @@ static xmpp_stanza_t *text_elem(xmpp_ctx_t *ctx, const char *name, const char *t
 
 xmpp_stanza_t *ps_xdata_new(xmpp_ctx_t *ctx, const char *type, const char *form_type)
 {
-    xmpp_stanza_t *x = ps_el(ctx, "x", NS_DATA_FORMS);
+    xmpp_stanza_t *x = stanza_new_elem(ctx, "x", NS_DATA_FORMS);
     if (!x)
         return NULL;
     if (xmpp_stanza_set_type(x, type) != XMPP_EOK ||
@@ -137,7 +137,7 @@ int ps_xdata_add_field(xmpp_stanza_t *x, const char *var, const char *type, cons
                        int n_options)
 {
     xmpp_ctx_t *ctx = xmpp_stanza_get_context(x);
-    xmpp_stanza_t *f = ps_el(ctx, "field", NULL);
+    xmpp_stanza_t *f = stanza_new_elem(ctx, "field", NULL);
     if (!f)
         return -1;
     if (xmpp_stanza_set_attribute(f, "var", var) != XMPP_EOK ||
@@ -145,15 +145,15 @@ int ps_xdata_add_field(xmpp_stanza_t *x, const char *var, const char *type, cons
         (label && xmpp_stanza_set_attribute(f, "label", label) != XMPP_EOK))
         goto fail;
     for (int i = 0; i < n_options; i++) {
-        xmpp_stanza_t *o = ps_el(ctx, "option", NULL);
+        xmpp_stanza_t *o = stanza_new_elem(ctx, "option", NULL);
         /* o is adopted first so that a failure below frees it with f. */
-        if (ps_adopt(f, o) < 0 || ps_adopt(o, text_elem(ctx, "value", options[i])) < 0)
+        if (stanza_adopt(f, o) < 0 || stanza_adopt(o, text_elem(ctx, "value", options[i])) < 0)
             goto fail;
     }
     for (int i = 0; i < n_values; i++)
-        if (ps_adopt(f, text_elem(ctx, "value", values[i])) < 0)
+        if (stanza_adopt(f, text_elem(ctx, "value", values[i])) < 0)
             goto fail;
-    return ps_adopt(x, f);
+    return stanza_adopt(x, f);
 fail:
     xmpp_stanza_release(f);
     return -1;

@@ -1100,6 +1100,15 @@ class RawComponent:
             self.sock.setblocking(True)
             self.sock.settimeout(5)
 
+    def subscribe_all(self, node, count, timeout=60):
+        """u1..u<count>@<domain> each subscribe to `node` through one
+        ordinary §6.1 IQ (id sN from uN); returns the `count` IQ replies."""
+        self.send_many(
+            f"<iq type='set' id='s{i}' from='u{i}@{self.domain}' to='{DOMAIN}'>"
+            f"<pubsub xmlns='{NS_PUBSUB}'><subscribe node='{node}' jid='u{i}@{self.domain}'/>"
+            "</pubsub></iq>" for i in range(1, count + 1))
+        return self.wait_stanzas(lambda s: s.tag.endswith("}iq"), count, timeout=timeout)
+
     def wait_stanzas(self, pred, count, timeout=30):
         """Reads until `count` received stanzas satisfy pred; returns them."""
         deadline = time.monotonic() + timeout

@@ -5,10 +5,13 @@ removed subscriber gets nothing more.
 "bob got nothing" is checked against a marker: carol subscribes to the
 same node, and once carol has the notification of a later publish, bob
 would have had his by then (same service, same server, sent first)."""
+import subprocess
+import time
+
 import pytest
 
-from conftest import (NS_ATOM, NS_PUBSUB, NS_PUBSUB_OWNER, event_items, unique_node,
-                      wait_pubsub_ready)
+from conftest import (NS_ATOM, NS_PUBSUB, NS_PUBSUB_OWNER, SINK_DOMAIN, RawComponent,
+                      event_items, unique_node, wait_pubsub_ready)
 
 
 def entry(n):
@@ -173,3 +176,60 @@ def test_whitelist_member_subscribes(server, ps_alice, ps_bob, ps_carol):
     ps_alice.configure(open_node, {"pubsub#access_model": "whitelist"})
     sync(ps_alice, ps_bob, open_node, "s1")
     assert ids_of(ps_carol, open_node) == [], "delivered to a non-member of a whitelist node"
+
+
+def test_whitelist_switch_prunes_thousands(server, pg_env, ps_alice):
+    """An open node with 3,000 subscribers (u1..u3000@sink.localhost, made
+    through the real subscribe path by a raw component connection, which
+    then stays to receive their notifications) switches to whitelist with
+    ten members. Publishes sent right after the switch reach the ten
+    members and nobody else, while the 2,990 others are removed in the
+    background (more than two windows of 1,024 deletions in flight): from
+    the store (checked in PostgreSQL) and from the model (the owner's
+    subscriptions list). (The fan-out guard for subscribers not examined
+    yet is unit-tested, test_ps_prune: 3,000 are examined in the engine's
+    first loop turn, before a publish can commit.)"""
+    n_subs, n_members = 3000, 10
+    node = ps_alice.create(unique_node("wl-many"))
+    members = {f"u{i}@{SINK_DOMAIN}" for i in range(1, n_members + 1)}
+
+    def is_msg(s):
+        return s.tag.endswith("}message")
+
+    comp = RawComponent(server, SINK_DOMAIN).connect()
+    try:
+        assert all(r.get("type") == "result" for r in comp.subscribe_all(node, n_subs))
+        affs = "".join(f"<affiliation jid='{j}' affiliation='member'/>" for j in sorted(members))
+        ps_alice.ok("set", ps_alice.pubsub(
+            f"<affiliations node='{node}'>{affs}</affiliations>", owner=True))
+
+        ps_alice.configure(node, {"pubsub#access_model": "whitelist"})
+        ps_alice.publish(node, entry("m1"), item_id="m1")
+        ps_alice.publish(node, entry("m2"), item_id="m2")
+        # Per-node order: once every member has m2, m1 went to everyone
+        # it was going to; one more second for anything stray.
+        comp.wait_stanzas(is_msg, 2 * n_members, timeout=15)
+        with pytest.raises(AssertionError):
+            comp.wait_stanzas(is_msg, 2 * n_members + 1, timeout=1)
+        got = [s.get("to") for s in comp.stanzas if is_msg(s)]
+        assert len(got) == 2 * n_members and set(got) == members, sorted(set(got) - members)[:5]
+    finally:
+        comp.close()
+
+    def owner_list():
+        r = ps_alice.ok("get", ps_alice.pubsub(f"<subscriptions node='{node}'/>", owner=True))
+        subs = r.xml.findall(f".//{{{NS_PUBSUB_OWNER}}}subscription")
+        return {s.get("jid") for s in subs}
+
+    deadline = time.monotonic() + 30
+    while owner_list() != members and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert owner_list() == members
+    # The model follows commits, so the store has them gone already.
+    out = subprocess.run(
+        [f"{pg_env['PG_BIN']}/psql", pg_env["PG_CONNINFO"], "-tAc",
+         "SELECT count(*) FROM subscriptions s JOIN nodes n ON n.id = s.node_id "
+         f"WHERE n.name = '{node}'"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert out.returncode == 0, out.stdout
+    assert int(out.stdout.strip()) == n_members, out.stdout

@@ -494,6 +494,19 @@ static void test_fanout_concurrent_and_removed(void)
     ps_fanout_end(&b); /* idempotent */
 }
 
+/* Recipients of a whole walk over `n`. */
+static size_t walk_count(ps_node_t *n)
+{
+    ps_fanout_t f;
+    ps_recipient_t r[512];
+    size_t total = 0, k;
+    ps_fanout_begin(&f, n);
+    while ((k = ps_fanout_next(&f, r, 512)) > 0)
+        total += k;
+    ps_fanout_end(&f);
+    return total;
+}
+
 static void test_fanout_scale(void)
 {
     enum { N = 200000 };
@@ -512,19 +525,85 @@ static void test_fanout_scale(void)
     }
     size_t want = N - (N + 2) / 3;
     CHECK(ps_node_subscriber_count(n) == want);
-    ps_fanout_t f;
-    ps_recipient_t r[512];
-    size_t total = 0, k;
-    ps_fanout_begin(&f, n);
-    while ((k = ps_fanout_next(&f, r, 512)) > 0)
-        total += k;
-    ps_fanout_end(&f);
-    CHECK(total == want);
+    CHECK(walk_count(n) == want);
     /* Shared JIDs: removing one node keeps the other's strings. */
     ps_model_remove(m, n);
     CHECK(ps_node_subscription(n2, "u1@sink.localhost", NULL) == PS_SUB_SUBSCRIBED);
     CHECK(ps_node_subscriber_count(n2) == N / 2);
     ps_model_remove(m, n2);
+}
+
+static int wakes;
+static void on_wake(void *ud)
+{
+    (void)ud;
+    wakes++;
+}
+
+/* Removing a node with more subscriptions than PS_MODEL_RELEASE_NOW
+ * (8192) leaves their release to ps_model_chores, a budget at a time;
+ * a walk ending with many removals leaves its compaction the same way.
+ * The owner is woken each time such work becomes runnable. */
+static void test_chores_bounded(void)
+{
+    enum { N = 30000 };
+    /* Earlier tests removed large nodes: their release is pending. */
+    CHECK(ps_model_has_chores(m));
+    while (ps_model_chores(m, 1 << 20))
+        ;
+    ps_model_on_work(m, on_wake, NULL);
+    wakes = 0;
+    ps_node_t *n = mk("huge", "o@x");
+    ps_node_t *keep = mk("keep", "o@x");
+    char jid[64];
+    for (int i = 0; i < 2 * N; i++) {
+        jid_of(i % N, jid, sizeof jid);
+        ps_node_subscribe(i < N ? n : keep, jid, PS_SUB_SUBSCRIBED, 0);
+    }
+    CHECK(!ps_model_has_chores(m));
+
+    /* A walk sees 6000 removals: too many to compact when it ends. */
+    ps_fanout_t f;
+    ps_fanout_begin(&f, keep);
+    for (int i = 0; i < 12000; i += 2) {
+        jid_of(i, jid, sizeof jid);
+        ps_node_unsubscribe(keep, jid);
+    }
+    ps_fanout_end(&f);
+    CHECK(wakes == 1 && ps_model_has_chores(m));
+    CHECK(ps_node_subscription_count(keep) == N - 6000);
+    CHECK(ps_node_subscription(keep, "u2@sink.localhost", NULL) == PS_SUB_NONE);
+    CHECK(ps_node_subscription(keep, "u3@sink.localhost", NULL) == PS_SUB_SUBSCRIBED);
+
+    /* The big node leaves the model at once, its set later. */
+    ps_model_remove(m, n);
+    CHECK(ps_model_find(m, "", "huge") == NULL);
+    CHECK(wakes == 2);
+    int calls = 0;
+    size_t most = 0;
+    while (ps_model_has_chores(m)) {
+        size_t used = ps_model_chores(m, 1000);
+        most = used > most ? used : most;
+        calls++;
+    }
+    CHECK(most <= 1000);
+    CHECK(calls >= (N + 6000) / 1000);
+    /* Shared JIDs survive the release; the compacted set answers right. */
+    CHECK(ps_node_subscription_count(keep) == N - 6000);
+    CHECK(ps_node_subscription(keep, "u1@sink.localhost", NULL) == PS_SUB_SUBSCRIBED);
+    CHECK(ps_node_subscription(keep, "u4@sink.localhost", NULL) == PS_SUB_NONE);
+    CHECK(walk_count(keep) == N - 6000);
+
+    /* Removed while walked: released when the walk ends. */
+    ps_fanout_begin(&f, keep);
+    ps_model_remove(m, keep);
+    CHECK(!ps_model_has_chores(m));
+    ps_fanout_end(&f);
+    CHECK(ps_model_has_chores(m));
+    while (ps_model_chores(m, 4096))
+        ;
+    CHECK(!ps_model_has_chores(m));
+    ps_model_on_work(m, NULL, NULL);
 }
 
 int main(void)
@@ -545,6 +624,7 @@ int main(void)
     UNIT_RUN(test_fanout_slices);
     UNIT_RUN(test_fanout_concurrent_and_removed);
     UNIT_RUN(test_fanout_scale);
+    UNIT_RUN(test_chores_bounded);
     /* Nodes left in the model are freed with it. */
     mk("left", "o@x");
     ps_node_subscribe(ps_model_find(m, "", "left"), "a@b", PS_SUB_SUBSCRIBED, 1);

@@ -1,6 +1,6 @@
-#include "pubsub/stanza.h"
+#include "component/stanza_util.h"
 
-xmpp_stanza_t *ps_el(xmpp_ctx_t *ctx, const char *name, const char *ns)
+xmpp_stanza_t *stanza_new_elem(xmpp_ctx_t *ctx, const char *name, const char *ns)
 {
     xmpp_stanza_t *e = xmpp_stanza_new(ctx);
     if (!e)
@@ -13,7 +13,7 @@ xmpp_stanza_t *ps_el(xmpp_ctx_t *ctx, const char *name, const char *ns)
     return e;
 }
 
-int ps_adopt(xmpp_stanza_t *parent, xmpp_stanza_t *child)
+int stanza_adopt(xmpp_stanza_t *parent, xmpp_stanza_t *child)
 {
     if (!child)
         return -1;
@@ -24,11 +24,11 @@ int ps_adopt(xmpp_stanza_t *parent, xmpp_stanza_t *child)
     return 0;
 }
 
-xmpp_stanza_t *ps_el_add(xmpp_stanza_t *parent, const char *name)
+xmpp_stanza_t *stanza_add_elem(xmpp_stanza_t *parent, const char *name, const char *ns)
 {
     if (!parent)
         return NULL;
-    xmpp_stanza_t *e = ps_el(xmpp_stanza_get_context(parent), name, NULL);
+    xmpp_stanza_t *e = stanza_new_elem(xmpp_stanza_get_context(parent), name, ns);
     /* Still valid after adoption: the parent holds the reference. */
-    return ps_adopt(parent, e) == 0 ? e : NULL;
+    return stanza_adopt(parent, e) == 0 ? e : NULL;
 }
