@@ -219,8 +219,13 @@ static void emit(ps_fo_t *fo, struct job *j, const char *to, size_t to_len)
         flush(fo);
 }
 
-/* Delivers up to `budget` recipients of `j`; *done when it has none left.
- * Returns the recipients handled. */
+/* Works on `j` for up to `budget` units; *done when it has no recipient
+ * left. A unit is a recipient rendered or PS_FANOUT_SCAN_FACTOR entries
+ * the walk examined, whichever is more, so a long run of skipped
+ * subscribers (refused by a prune pass) takes several turns instead of
+ * one long one: a walk that found nobody this time goes on next turn.
+ * Returns the units used (at most `budget`: a call examines at most
+ * PS_FANOUT_SCAN_FACTOR entries per slot it is given). */
 static size_t run_job(ps_fo_t *fo, struct job *j, size_t budget, bool *done)
 {
     if (j->to) {
@@ -228,21 +233,21 @@ static size_t run_job(ps_fo_t *fo, struct job *j, size_t budget, bool *done)
         *done = true;
         return 1;
     }
-    size_t n = 0;
+    size_t used = 0;
     ps_recipient_t r[WALK_CHUNK];
-    while (n < budget && !fo->stop_turn) {
-        size_t want = budget - n < WALK_CHUNK ? budget - n : WALK_CHUNK;
-        size_t k = ps_fanout_next(&j->walk, r, want);
-        if (k == 0) {
+    while (used < budget && !fo->stop_turn) {
+        size_t want = budget - used < WALK_CHUNK ? budget - used : WALK_CHUNK;
+        ps_fanout_step_t s = ps_fanout_next(&j->walk, r, want);
+        for (size_t i = 0; i < s.n; i++)
+            emit(fo, j, r[i].jid, r[i].len);
+        size_t scan_cost = (s.scanned + PS_FANOUT_SCAN_FACTOR - 1) / PS_FANOUT_SCAN_FACTOR;
+        used += s.n > scan_cost ? s.n : scan_cost;
+        if (s.done) {
             *done = true;
             break;
         }
-        for (size_t i = 0; i < k; i++)
-            emit(fo, j, r[i].jid, r[i].len);
-        n += k;
     }
-    /* A walk that ended exactly at the budget is noticed next turn. */
-    return n;
+    return used;
 }
 
 size_t ps_fo_turn(ps_fo_t *fo)

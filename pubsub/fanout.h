@@ -18,7 +18,10 @@
  *   While work is runnable an ev_idle keeps the loop from blocking and an
  *   ev_check delivers up to `slice` recipients after every poll: other
  *   stanzas are served between two slices, and the link's ev_prepare
- *   flushes a slice right after it is produced.
+ *   flushes a slice right after it is produced. A turn also examines at
+ *   most PS_FANOUT_SCAN_FACTOR x `slice` subscriptions (model.h), so a
+ *   node whose subscribers are mostly skipped costs more turns, never a
+ *   longer one.
  *
  * Backpressure
  *   Stanzas are rendered into one reusable buffer and handed to the link

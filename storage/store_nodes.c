@@ -241,10 +241,14 @@ void store_aff_get(store_t *st, int64_t node_id, const char *jid, store_affs_cb 
     store_submit(op);
 }
 
-void store_aff_list_node(store_t *st, int64_t node_id, store_affs_cb cb, void *ctx)
+void store_aff_list_node(store_t *st, int64_t node_id, const char *after_jid, size_t limit,
+                         store_affs_cb cb, void *ctx)
 {
-    sop_t *op = affs_op(st, STMT_AFF_LIST_NODE, cb, ctx);
+    sop_t *op = affs_op(st, after_jid ? STMT_AFF_LIST_NODE_AFTER : STMT_AFF_LIST_NODE, cb, ctx);
     sop_param_i64(op, node_id);
+    if (after_jid)
+        sop_param(op, after_jid);
+    sop_param_limit(op, limit);
     store_submit(op);
 }
 

@@ -8,6 +8,7 @@ Each test starts its own heralds one after the other (never two at once
 for pubsub.localhost), so no module-wide herald is used."""
 import asyncio
 import signal
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -104,3 +105,38 @@ def test_confirmed_publishes_survive_sigkill(server, components, users, aloop):
     assert sorted(i for i, _ in got) == sorted(confirmed)
     for item_id, payload in got:
         assert canonical(payload) == canonical(entry(int(item_id[1:])))
+
+
+def test_affiliations_beyond_one_load_page(server, components, users, pg_env):
+    """Herald loads a node's affiliations in pages of 10,000 at start-up:
+    with 25,002 on one whitelist node, the rows of the third page (the
+    owner's and carol's, which sort after 'a00001@…'..'a25000@…') are in
+    force after a restart, and nobody else gained access."""
+    ps_alice, ps_bob, ps_carol = users
+    h1 = components.herald()
+    wait_pubsub_ready(ps_alice)
+    node = ps_alice.create(unique_node("affpages"), {"pubsub#access_model": "whitelist"})
+    assert h1.signal(signal.SIGTERM) == 0, h1.tail()
+    # Written behind herald's back while none runs: read at the next load.
+    out = subprocess.run(
+        [f"{pg_env['PG_BIN']}/psql", pg_env["PG_CONNINFO"], "-v", "ON_ERROR_STOP=1", "-tAc",
+         "INSERT INTO affiliations (node_id, jid, affiliation)"
+         " SELECT n.id, 'a' || lpad(g::text, 5, '0') || '@example.org', 'member'"
+         f" FROM nodes n, generate_series(1, 25000) g WHERE n.name = '{node}';"
+         " INSERT INTO affiliations (node_id, jid, affiliation)"
+         f" SELECT id, '{ps_carol.bare}', 'member' FROM nodes WHERE name = '{node}';"
+         " SELECT count(*) FROM affiliations a JOIN nodes n ON n.id = a.node_id"
+         f" WHERE n.name = '{node}'"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert out.returncode == 0, out.stdout
+    assert out.stdout.split()[-1] == "25002", out.stdout
+
+    h2 = components.herald()
+    wait_pubsub_ready(ps_alice, timeout=30)
+    ps_carol.subscribe(node)  # a member: the whitelist lets her in
+    assert ps_bob.error("set", ps_bob.pubsub(
+        f"<subscribe node='{node}' jid='{ps_bob.bare}'/>")) == \
+        ("cancel", "not-allowed", "closed-node", None)
+    # alice is still the owner: she may read the configuration.
+    assert ps_alice.get_config(node)["pubsub#access_model"] == ["whitelist"]
+    assert h2.alive()

@@ -161,10 +161,23 @@ static void test_affiliations(void)
     T_CALL(store_aff_set(ST, other, "pub@example.org", STORE_AFF_MEMBER, t_done_cb, &r));
     WAIT(r, 3);
     t_reset(&r);
-    T_CALL(store_aff_list_node(ST, id, t_affs_cb, &r));
+    T_CALL(store_aff_list_node(ST, id, NULL, 0, t_affs_cb, &r));
     WAIT(r, 1);
     CHECK_STR(r.text, "affs:bad@example.org=outcast,affs:owner@example.org=owner,"
                       "affs:pub@example.org=publish-only");
+    /* Paging by jid: a first page, then the rows after its last one. */
+    t_reset(&r);
+    T_CALL(store_aff_list_node(ST, id, NULL, 2, t_affs_cb, &r));
+    WAIT(r, 1);
+    CHECK_STR(r.text, "affs:bad@example.org=outcast,affs:owner@example.org=owner");
+    t_reset(&r);
+    T_CALL(store_aff_list_node(ST, id, "owner@example.org", 2, t_affs_cb, &r));
+    WAIT(r, 1);
+    CHECK_STR(r.text, "affs:pub@example.org=publish-only");
+    t_reset(&r);
+    T_CALL(store_aff_list_node(ST, id, "pub@example.org", 2, t_affs_cb, &r));
+    WAIT(r, 1);
+    CHECK(r.err == STORE_OK && r.n == 0);
     t_reset(&r);
     T_CALL(store_aff_list_jid(ST, "", "pub@example.org", t_affs_cb, &r));
     WAIT(r, 1);

@@ -1,8 +1,9 @@
 /* The fan-out engine against a fake link: slicing, batching, per-recipient
  * sends with several links, pausing above the high-water mark and
  * resuming below the low one, per-key order, round robin between keys,
- * subscription changes during a walk, node deletion during a job, and
- * the watchers on a real libev loop. */
+ * subscription changes during a walk, a long run of refused subscribers
+ * (bounded turns), node deletion during a job, and the watchers on a real
+ * libev loop. */
 #include "tests/unit/unit.h"
 
 #include <ev.h>
@@ -350,6 +351,44 @@ static void test_changes_during_walk(void)
     rig_free(&r);
 }
 
+/* 100,000 subscribers refused by a prune pass (the node just became a
+ * whitelist) ahead of the one member: each turn examines at most
+ * PS_FANOUT_SCAN_FACTOR x slice of them and delivers nothing, the job
+ * stays queued meanwhile, and the member gets exactly one notification. */
+static void test_refused_run(void)
+{
+    enum { N = 100000, SLICE = 1000 };
+    rig_t r;
+    rig_init(&r, NULL, SLICE, 1000000, 10, 0);
+    ps_node_t *n = mk_node(r.m, "closed", N);
+    ps_node_subscribe(n, "m@example.org", PS_SUB_SUBSCRIBED, 0);
+    ps_node_set_affiliation(n, "m@example.org", PS_AFF_MEMBER);
+    ps_node_config_t c;
+    ps_config_copy(&c, ps_node_config(n));
+    c.access = PS_ACCESS_WHITELIST;
+    ps_node_set_config(n, &c);
+    ps_config_clear(&c);
+    CHECK(ps_node_prune(n, NULL) == 0);
+    queue_items(&r, n, "i1", "p-");
+    ps_fo_stats_t st;
+    int turns = 0, empty = 0;
+    size_t got = 0;
+    do {
+        size_t k = ps_fo_turn(r.fo);
+        got += k;
+        empty += k == 0;
+        turns++;
+        ps_fo_stats(r.fo, &st);
+    } while (st.jobs && turns < N);
+    CHECK(got == 1 && sent_to(&r.f, "m@example.org") == 1);
+    CHECK(count(r.f.out ? r.f.out : "", r.f.len, "<message") == 1);
+    /* Exactly the bound per turn: 4,000 entries, so 26 turns for 100,001. */
+    CHECK(turns == (N + 1 + SLICE * PS_FANOUT_SCAN_FACTOR - 1) / (SLICE * PS_FANOUT_SCAN_FACTOR));
+    CHECK(empty == turns - 1);
+    CHECK(ps_fo_turn(r.fo) == 0);
+    rig_free(&r);
+}
+
 static void test_free_with_jobs(void)
 {
     rig_t r;
@@ -411,6 +450,7 @@ int main(void)
     UNIT_RUN(test_several_links);
     UNIT_RUN(test_order);
     UNIT_RUN(test_changes_during_walk);
+    UNIT_RUN(test_refused_run);
     UNIT_RUN(test_free_with_jobs);
     UNIT_RUN(test_loop);
     ps_config_defaults_clear(&defs);

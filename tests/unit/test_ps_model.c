@@ -402,10 +402,11 @@ static void test_fanout_slices(void)
     ps_fanout_t f;
     ps_recipient_t r[7];
     ps_fanout_begin(&f, n);
-    size_t k;
-    while ((k = ps_fanout_next(&f, r, 7)) > 0) {
-        CHECK(k <= 7);
-        for (size_t i = 0; i < k; i++) {
+    ps_fanout_step_t s;
+    do {
+        s = ps_fanout_next(&f, r, 7);
+        CHECK(s.n <= 7 && s.n <= s.scanned && s.scanned <= 7 * PS_FANOUT_SCAN_FACTOR);
+        for (size_t i = 0; i < s.n; i++) {
             CHECK(strlen(r[i].jid) == r[i].len);
             if (r[i].jid[0] == 'u')
                 got[index_of(r[i].jid)]++;
@@ -426,7 +427,7 @@ static void test_fanout_slices(void)
                 ps_node_subscribe(n, jid, PS_SUB_SUBSCRIBED, 0);
             }
         }
-    }
+    } while (!s.done);
     ps_fanout_end(&f);
 
     /* Seen before the change: once. Odd ones: once. Even ones not yet
@@ -452,9 +453,11 @@ static void test_fanout_slices(void)
     memset(got, 0, sizeof got);
     ps_fanout_begin(&f, n);
     size_t total = 0;
-    while ((k = ps_fanout_next(&f, r, 7)) > 0)
-        for (size_t i = 0; i < k; i++, total++)
+    do {
+        s = ps_fanout_next(&f, r, 7);
+        for (size_t i = 0; i < s.n; i++, total++)
             got[index_of(r[i].jid)]++;
+    } while (!s.done);
     ps_fanout_end(&f);
     CHECK(total == ps_node_subscriber_count(n));
     CHECK(got[1] == 1 && got[2] == 0 && got[10] == 1 && got[1050] == 1);
@@ -472,26 +475,65 @@ static void test_fanout_concurrent_and_removed(void)
     ps_fanout_t a, b;
     ps_recipient_t r[100];
     ps_fanout_begin(&a, n);
-    CHECK(ps_fanout_next(&a, r, 100) == 100);
+    CHECK(ps_fanout_next(&a, r, 100).n == 100);
     ps_fanout_begin(&b, n);
     ps_node_unsubscribe(n, "u150@sink.localhost");
     ps_node_unsubscribe(n, "u5@sink.localhost");
     /* The node leaves the model mid-walk but stays readable. */
     ps_model_remove(m, n);
     CHECK(ps_model_find(m, "", "fan2") == NULL);
-    size_t ta = 100, tb = 0, k;
-    while ((k = ps_fanout_next(&a, r, 100)) > 0)
-        ta += k;
+    size_t ta = 100, tb = 0;
+    ps_fanout_step_t s;
+    do {
+        s = ps_fanout_next(&a, r, 100);
+        ta += s.n;
+    } while (!s.done);
     ps_fanout_end(&a);
-    while ((k = ps_fanout_next(&b, r, 100)) > 0) {
-        for (size_t i = 0; i < k; i++)
+    do {
+        s = ps_fanout_next(&b, r, 100);
+        for (size_t i = 0; i < s.n; i++)
             CHECK(strcmp(r[i].jid, "u150@sink.localhost") != 0);
-        tb += k;
-    }
+        tb += s.n;
+    } while (!s.done);
     CHECK(ta == 299); /* u5 was already sent to by walk a */
     CHECK(tb == 298);
     ps_fanout_end(&b); /* frees the node (ASan checks) */
     ps_fanout_end(&b); /* idempotent */
+}
+
+/* Subscriptions that are not subscribed (pending) are skipped, a bounded
+ * number per call: 10,000 of them ahead of one subscriber take many
+ * calls that return nothing and say the walk is not done. */
+static void test_fanout_bounded_scan(void)
+{
+    enum { N = 10000, MAX = 8 };
+    ps_node_t *n = mk("pendings", "o@x");
+    char jid[64];
+    for (int i = 0; i < N; i++) {
+        jid_of(i, jid, sizeof jid);
+        ps_node_subscribe(n, jid, PS_SUB_PENDING, 0);
+    }
+    ps_node_subscribe(n, "last@x", PS_SUB_SUBSCRIBED, 0);
+    ps_fanout_t f;
+    ps_recipient_t r[MAX];
+    ps_fanout_step_t s;
+    size_t calls = 0, empty = 0, over = 0, got = 0;
+    ps_fanout_begin(&f, n);
+    do {
+        s = ps_fanout_next(&f, r, MAX);
+        calls++;
+        empty += s.n == 0 && !s.done;
+        over += s.scanned > MAX * PS_FANOUT_SCAN_FACTOR;
+        got += s.n;
+    } while (!s.done && calls < 2 * N);
+    CHECK(got == 1 && strcmp(r[0].jid, "last@x") == 0);
+    CHECK(over == 0 && empty == calls - 1);
+    CHECK(calls == (N + 1 + MAX * PS_FANOUT_SCAN_FACTOR - 1) / (MAX * PS_FANOUT_SCAN_FACTOR));
+    /* An exhausted walk stays done and examines nothing. */
+    s = ps_fanout_next(&f, r, MAX);
+    CHECK(s.done && s.n == 0 && s.scanned == 0);
+    ps_fanout_end(&f);
+    ps_model_remove(m, n);
 }
 
 /* Recipients of a whole walk over `n`. */
@@ -499,10 +541,13 @@ static size_t walk_count(ps_node_t *n)
 {
     ps_fanout_t f;
     ps_recipient_t r[512];
-    size_t total = 0, k;
+    size_t total = 0;
+    ps_fanout_step_t s;
     ps_fanout_begin(&f, n);
-    while ((k = ps_fanout_next(&f, r, 512)) > 0)
-        total += k;
+    do {
+        s = ps_fanout_next(&f, r, 512);
+        total += s.n;
+    } while (!s.done);
     ps_fanout_end(&f);
     return total;
 }
@@ -623,6 +668,7 @@ int main(void)
     UNIT_RUN(test_check_retract_purge_owner);
     UNIT_RUN(test_fanout_slices);
     UNIT_RUN(test_fanout_concurrent_and_removed);
+    UNIT_RUN(test_fanout_bounded_scan);
     UNIT_RUN(test_fanout_scale);
     UNIT_RUN(test_chores_bounded);
     /* Nodes left in the model are freed with it. */

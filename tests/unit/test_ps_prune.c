@@ -78,12 +78,15 @@ static size_t walk(ps_node_t *n, int (*refused)(int), size_t *bad)
 {
     ps_fanout_t f;
     ps_recipient_t r[64];
-    size_t total = 0, k;
+    size_t total = 0;
+    ps_fanout_step_t s;
     *bad = 0;
     ps_fanout_begin(&f, n);
-    while ((k = ps_fanout_next(&f, r, 64)) > 0)
-        for (size_t i = 0; i < k; i++, total++)
+    do {
+        s = ps_fanout_next(&f, r, 64);
+        for (size_t i = 0; i < s.n; i++, total++)
             *bad += refused(index_of(r[i].jid)) != 0;
+    } while (!s.done);
     ps_fanout_end(&f);
     return total;
 }
@@ -307,6 +310,51 @@ static void test_pass_changes_meanwhile(void)
     ps_model_remove(m, n);
 }
 
+/* A run of refused subscribers costs a walk several bounded calls, not
+ * one long one: 100,000 refused, then one member. Both while the pass
+ * has not reached them (each examined by the walk) and once marked. */
+static void test_walk_bounded_over_refused(void)
+{
+    enum { N = 100000, MAX = 64 };
+    ps_node_t *n = mk("closed");
+    char jid[64];
+    for (int i = 0; i < N; i++) {
+        snprintf(jid, sizeof jid, "u%d@x", i);
+        ps_node_subscribe(n, jid, PS_SUB_SUBSCRIBED, 0);
+    }
+    ps_node_subscribe(n, "m@x", PS_SUB_SUBSCRIBED, 0);
+    ps_node_set_affiliation(n, "m@x", PS_AFF_MEMBER);
+    set_access(n, PS_ACCESS_WHITELIST, PS_PUBLISH_PUBLISHERS);
+    CHECK(ps_node_prune(n, NULL) == 0);
+    for (int pass = 0; pass < 2; pass++) {
+        ps_fanout_t f;
+        ps_recipient_t r[MAX];
+        ps_fanout_step_t s;
+        size_t calls = 0, empty = 0, most = 0, scanned = 0, got = 0, member = 0;
+        ps_fanout_begin(&f, n);
+        do {
+            s = ps_fanout_next(&f, r, MAX);
+            calls++;
+            empty += s.n == 0 && !s.done;
+            most = s.scanned > most ? s.scanned : most;
+            scanned += s.scanned;
+            for (size_t i = 0; i < s.n; i++, got++)
+                member += strcmp(r[i].jid, "m@x") == 0;
+        } while (!s.done && calls < 10 * N);
+        ps_fanout_end(&f);
+        CHECK(got == 1 && member == 1);
+        CHECK(most <= MAX * PS_FANOUT_SCAN_FACTOR);
+        CHECK(scanned == N + 1);
+        CHECK(calls >= (N + 1) / (MAX * PS_FANOUT_SCAN_FACTOR) && calls <= N);
+        /* Every call before the member's found nobody and said so. */
+        CHECK(empty == calls - 1);
+    }
+    CHECK(ps_node_subscriber_count(n) == 1);
+    ps_model_remove(m, n);
+    while (ps_model_chores(m, 1 << 20))
+        ;
+}
+
 /* ---- the engine ------------------------------------------------------------ */
 
 static int fake_del(void *ud, ps_node_t *node, const char *jid, ps_pr_write_t *w)
@@ -439,6 +487,7 @@ int main(void)
     UNIT_RUN(test_pass_failures_retry);
     UNIT_RUN(test_pass_scope_and_restart);
     UNIT_RUN(test_pass_changes_meanwhile);
+    UNIT_RUN(test_walk_bounded_over_refused);
     UNIT_RUN(test_engine_bounds);
     UNIT_RUN(test_engine_on_loop);
     ps_model_free(m);
