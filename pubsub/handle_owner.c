@@ -267,6 +267,39 @@ static bool list_fits(struct owner_list *l, size_t sz)
     return true;
 }
 
+/* What differs between the owner's affiliations and subscriptions lists:
+ * the element name, how to walk the node, and how many entries it has. */
+typedef struct {
+    const char *name;
+    void (*walk)(ps_node_t *n, struct owner_list *l);
+    size_t (*total)(const ps_node_t *n);
+} owner_list_kind_t;
+
+static int owner_list_reply(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err,
+                            const owner_list_kind_t *kind)
+{
+    ps_node_t *n = ps_svc_find(svc, req->node);
+    int rc = ps_check_owner(n, req->from_bare, err);
+    if (rc)
+        return rc;
+    xmpp_stanza_t *inner;
+    xmpp_stanza_t *ps = ps_pubsub_el(svc, NS_PUBSUB_OWNER, kind->name, req->node, &inner);
+    struct owner_list l = {inner, svc->max_stanza / 2, 0, ps == NULL};
+    if (ps)
+        kind->walk(n, &l);
+    if (l.oom) {
+        if (ps)
+            xmpp_stanza_release(ps);
+        return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
+    }
+    size_t total = kind->total(n);
+    if (total > l.listed)
+        hlog_info(SUBJ, "%s of %s: %zu left out of the list (stanza size)", kind->name,
+                  req->node, total - l.listed);
+    ps_reply_result(svc, req->iq, ps);
+    return 0;
+}
+
 static int aff_visit(const char *bare, ps_affiliation_t a, void *ud)
 {
     struct owner_list *l = ud;
@@ -281,30 +314,23 @@ static int aff_visit(const char *bare, ps_affiliation_t a, void *ud)
     return 0;
 }
 
-int ps_h_owner_affs_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
+static void aff_walk(ps_node_t *n, struct owner_list *l)
 {
-    ps_node_t *n = ps_svc_find(svc, req->node);
-    int rc = ps_check_owner(n, req->from_bare, err);
-    if (rc)
-        return rc;
-    xmpp_stanza_t *inner;
-    xmpp_stanza_t *ps = ps_pubsub_el(svc, NS_PUBSUB_OWNER, "affiliations", req->node, &inner);
-    struct owner_list l = {inner, svc->max_stanza / 2, 0, ps == NULL};
-    if (ps)
-        ps_node_foreach_affiliation(n, aff_visit, &l);
-    if (l.oom) {
-        if (ps)
-            xmpp_stanza_release(ps);
-        return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    }
+    ps_node_foreach_affiliation(n, aff_visit, l);
+}
+
+static size_t aff_total(const ps_node_t *n)
+{
     size_t total = 0;
     for (ps_affiliation_t a = PS_AFF_OUTCAST; a <= PS_AFF_OWNER; a++)
         total += ps_node_affiliation_count(n, a);
-    if (total > l.listed)
-        hlog_info(SUBJ, "affiliations of %s: %zu left out of the list (stanza size)", req->node,
-                  total - l.listed);
-    ps_reply_result(svc, req->iq, ps);
-    return 0;
+    return total;
+}
+
+int ps_h_owner_affs_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
+{
+    static const owner_list_kind_t kind = {"affiliations", aff_walk, aff_total};
+    return owner_list_reply(svc, req, err, &kind);
 }
 
 /* One write of an affiliation change; its own index because a failed
@@ -403,29 +429,17 @@ static int sub_visit(const char *jid, ps_sub_state_t state, uint64_t subid, void
     return 0;
 }
 
+static void sub_walk(ps_node_t *n, struct owner_list *l)
+{
+    ps_node_foreach_subscription(n, sub_visit, l);
+}
+
 /* Kept under server.max_stanza_size like the affiliations list: a node
  * with more subscriptions than fit gets a truncated list. */
 int ps_h_owner_subs_get(ps_service_t *svc, ps_request_t *req, xerr_spec_t *err)
 {
-    ps_node_t *n = ps_svc_find(svc, req->node);
-    int rc = ps_check_owner(n, req->from_bare, err);
-    if (rc)
-        return rc;
-    xmpp_stanza_t *inner;
-    xmpp_stanza_t *ps = ps_pubsub_el(svc, NS_PUBSUB_OWNER, "subscriptions", req->node, &inner);
-    struct owner_list l = {inner, svc->max_stanza / 2, 0, ps == NULL};
-    if (ps)
-        ps_node_foreach_subscription(n, sub_visit, &l);
-    if (l.oom) {
-        if (ps)
-            xmpp_stanza_release(ps);
-        return ps_err(err, XERR_INTERNAL_SERVER_ERROR, NULL, NULL);
-    }
-    if (ps_node_subscription_count(n) > l.listed)
-        hlog_info(SUBJ, "subscriptions of %s: %zu left out of the list (stanza size)", req->node,
-                  ps_node_subscription_count(n) - l.listed);
-    ps_reply_result(svc, req->iq, ps);
-    return 0;
+    static const owner_list_kind_t kind = {"subscriptions", sub_walk, ps_node_subscription_count};
+    return owner_list_reply(svc, req, err, &kind);
 }
 
 static void sub_set_cb(void *ctx, store_err_t e, int64_t value)
