@@ -116,7 +116,7 @@ typedef struct {
     unsigned long sub_next, sub_ok, sub_err;
     double sub_t0, sub_t1;
     double pub_rate, pub_secs;
-    unsigned long pub_total, pub_sent, pub_acked, pub_err;
+    unsigned long pub_total, pub_sent, pub_acked, pub_err, pub_refused;
     double pub_t0, pub_t1, pub_wall;
     double *pub_t;          /* [pub_total] send time (monotonic) per seq */
     double *lat, *ack_lat;  /* samples, seconds */
@@ -424,10 +424,14 @@ static void pub_cb(router_t *r, xmpp_stanza_t *reply, void *ud)
             s->ack_lat[s->nack++] = t - s->pub_t[seq];
     } else {
         s->pub_err++;
+        if (reply)
+            s->pub_refused++;
         note_error(s, "publish", reply);
     }
-    /* Every publish refused: no notification will ever come. */
-    if (s->pub_err && s->pub_acked == 0 && s->pub_err >= s->pub_total) {
+    /* Every publish refused: no notification will ever come. A timeout is
+     * no refusal: Prosody's own pubsub answers only after it has built
+     * every notification (minutes for a million). */
+    if (s->pub_refused && s->pub_acked == 0 && s->pub_refused >= s->pub_total) {
         fprintf(stderr, "sink: publishing to %s at %s failed: %s\n", s->node, s->service,
                 s->first_error);
         s->failed = 1;
