@@ -709,6 +709,10 @@ int main(int argc, char **argv)
     component_options_t o = {
         .host = "127.0.0.1", .domain = "sink.localhost", .links = 1,
         .backoff_min_ms = 200, .backoff_max_ms = 2000,
+        /* A server building a million notifications of its own pubsub
+         * answers nothing for minutes (Prosody: > 3 min); a keepalive that
+         * declared the link dead would drop everything it then sends. */
+        .ping_interval_ms = 600000, .ping_timeout_ms = 120000,
         .software_name = "Herald bench sink", .software_version = "0.1",
         .identity_category = "component", .identity_type = "generic",
         .identity_name = "Bench sink",
