@@ -112,6 +112,11 @@ static void submit(ps_op_t *op)
         ps_op_free(op);
         return;
     }
+    /* Bumped at submission too: a new subscriber's last-item read runs on
+     * another connection and may see this item committed before this
+     * write's callback has run; the bump makes that read stand down, since
+     * this publish reaches the subscriber through its own fan-out. */
+    op->nx->gen++;
     store_item_publish(svc->store, op->nx->id, op->name, op->req.from_bare,
                        op->has_payload ? op->payload.data : NULL, publish_cb, op);
 }
