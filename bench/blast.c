@@ -35,6 +35,7 @@
 
 #include "component/component.h"
 #include "component/log.h"
+#include "bench/bench_clock.h"
 
 #define MSG_MAX 2048 /* bytes one message may take in the batch buffer */
 
@@ -71,28 +72,6 @@ typedef struct {
     double wd_since;
     ev_signal sigint, sigterm;
 } blast_t;
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double now_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
 
 /* Decimal digits of v at p; returns the length. */
 static size_t put_ulong(char *p, unsigned long v)

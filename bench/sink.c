@@ -72,6 +72,7 @@
 #include "component/component.h"
 #include "component/log.h"
 #include "component/router.h"
+#include "bench/bench_clock.h"
 
 #define TIMELINE_MAX 3600 /* per-second buckets kept (one hour) */
 #define IQ_TIMEOUT_MS 120000
@@ -131,28 +132,6 @@ typedef struct {
 
 static void print_subscribe(sink_t *s);
 static void print_publish(sink_t *s);
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double now_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
 
 /* "u123@domain[/res]" -> 123, or 0 when `to` is not one of ours. */
 static unsigned long jid_index(const sink_t *s, const char *to)
